@@ -1,0 +1,210 @@
+"""The `kws` command: one entry point for every stage of the pipeline.
+
+    kws --help
+    kws data synth --config kws/configs/demo.toml
+    kws data stats --data data/synth
+    kws data download --version v0.02 --dest data/
+    kws features path/to/clip.wav --png features.png
+    kws frontend tables --out firmware/core/generated
+    kws config show --set training.batch_size=50
+
+Subcommands import their modules lazily, so `kws --help` is instant and never loads torch.
+User errors (KwsError) print one clear line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from kws.errors import KwsError
+
+PIPELINE_EPILOG = """\
+pipeline (data flows one way):
+  data      synthesise / download / inspect keyword datasets        (kws data ...)
+  features  the int8 log-mel frontend shared with the device        (kws features, kws frontend ...)
+  train     tiny_conv / DS-CNN in PyTorch, QAT, pruning              (next: the training issue)
+  export    PyTorch -> ONNX -> TF -> int8 TFLite -> C array          (next: the export issue)
+  flash     Nano 33 BLE Sense sketch, emulated board, monitor        (next: the firmware issue)
+  eval      on-device FAR/FRR, ROC, calibration, report              (next: the evaluation issue)
+
+Most commands take --config FILE (TOML) and --set section.key=value; `kws config show` prints the result.
+"""
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None, help="TOML config file (defaults apply to missing keys)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one setting, e.g. --set data.wanted_words='[\"yes\",\"no\"]' (repeatable)")
+
+
+def _config(args: argparse.Namespace):
+    from kws.config import load_config
+
+    return load_config(args.config, args.overrides)
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    from kws.config import config_to_toml, write_resolved_config
+
+    config = _config(args)
+    if args.run:
+        path = write_resolved_config(config, Path("runs") / args.run)
+        print(f"wrote {path}", file=sys.stderr)
+    sys.stdout.write(config_to_toml(config))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+def _cmd_data_synth(args: argparse.Namespace) -> int:
+    from kws.config import replace
+    from kws.data.synth import synthesize
+
+    config = _config(args)
+    synth = config.synth
+    changes = {}
+    if args.out is not None:
+        changes["out_dir"] = str(args.out)
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.workers is not None:
+        changes["workers"] = args.workers
+    if changes:
+        synth = replace(synth, **changes)
+        synth.validate()
+    report = synthesize(synth, config.frontend, replace=args.replace, progress=not args.quiet)
+    print(report.summary())
+    return 0
+
+
+def _cmd_data_download(args: argparse.Namespace) -> int:
+    from kws.data.download import download_speech_commands
+
+    path = download_speech_commands(
+        args.version, args.dest, url=args.url, sha256=args.sha256, progress=not args.quiet,
+        keep_archive=args.keep_archive,
+    )
+    print(f"Speech Commands {args.version} is ready in {path}")
+    return 0
+
+
+def _cmd_data_stats(args: argparse.Namespace) -> int:
+    from kws.config import replace
+    from kws.data.dataset import dataset_stats, print_stats
+
+    config = _config(args)
+    data = config.data if args.data is None else replace(config.data, data_dir=str(args.data))
+    stats = dataset_stats(data, config.frontend, check_audio=args.check_audio, progress=not args.quiet)
+    print_stats(stats)
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- frontend
+
+def _cmd_features(args: argparse.Namespace) -> int:
+    from kws.frontend import describe_features
+
+    config = _config(args)
+    print(describe_features(args.wav, config.frontend, png=args.png))
+    return 0
+
+
+def _cmd_frontend_tables(args: argparse.Namespace) -> int:
+    from kws.frontend_tables import write_c_tables
+
+    config = _config(args)
+    written = write_c_tables(config.frontend, args.out)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (exposed for tests and for generating docs)."""
+    parser = argparse.ArgumentParser(
+        prog="kws", description="Keyword spotting on microcontrollers: data to board and back to numbers.",
+        epilog=PIPELINE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from kws import __version__
+
+    parser.add_argument("--version", action="version", version=f"kws {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    config_cmd = commands.add_parser("config", help="show or write the resolved configuration")
+    config_sub = config_cmd.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    show = config_sub.add_parser("show", help="print the resolved config as TOML")
+    _add_config_options(show)
+    show.add_argument("--run", default=None, help="also write it to runs/<RUN>/config.toml")
+    show.set_defaults(handler=_cmd_config_show)
+
+    data_cmd = commands.add_parser("data", help="datasets: synth, download, stats")
+    data_sub = data_cmd.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    synth = data_sub.add_parser("synth", help="write the offline synthetic keyword set (espeak-ng) in Speech Commands layout")
+    _add_config_options(synth)
+    synth.add_argument("--out", type=Path, default=None, help="output folder (default: synth.out_dir)")
+    synth.add_argument("--seed", type=int, default=None, help="seed (default: synth.seed)")
+    synth.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    synth.add_argument("--replace", action="store_true", help="replace an existing dataset at --out")
+    synth.add_argument("--quiet", action="store_true", help="no progress bar")
+    synth.set_defaults(handler=_cmd_data_synth)
+
+    download = data_sub.add_parser("download", help="download and verify Google Speech Commands (v0.01 or v0.02)")
+    download.add_argument("--version", dest="version", choices=("v0.01", "v0.02"), default="v0.02",
+                          help="dataset version (default v0.02)")
+    download.add_argument("--dest", type=Path, default=Path("data"),
+                          help="folder that receives speech_commands_<version>/ (default: data)")
+    download.add_argument("--url", default=None, help="archive URL (default: the official one)")
+    download.add_argument("--sha256", default=None, help="expected SHA-256 of the archive (default: the known one)")
+    download.add_argument("--keep-archive", action="store_true", help="keep the .tar.gz after extraction")
+    download.add_argument("--quiet", action="store_true", help="no progress bar")
+    download.set_defaults(handler=_cmd_data_download)
+
+    stats = data_sub.add_parser("stats", help="per-split, per-label clip counts of a dataset")
+    _add_config_options(stats)
+    stats.add_argument("--data", type=Path, default=None, help="dataset root (default: data.data_dir)")
+    stats.add_argument("--check-audio", action="store_true", help="also open every WAV and report format problems")
+    stats.add_argument("--quiet", action="store_true", help="no progress bar")
+    stats.set_defaults(handler=_cmd_data_stats)
+
+    features = commands.add_parser("features", help="compute the int8 features of one WAV file (and plot them)")
+    _add_config_options(features)
+    features.add_argument("wav", type=Path, help="a WAV file")
+    features.add_argument("--png", type=Path, default=None, help="save a spectrogram plot of the int8 features")
+    features.set_defaults(handler=_cmd_features)
+
+    frontend = commands.add_parser("frontend", help="the feature frontend spec")
+    frontend_sub = frontend.add_subparsers(dest="frontend_command", metavar="ACTION", required=True)
+    tables = frontend_sub.add_parser("tables", help="generate the C tables (window, mel weights) from the config")
+    _add_config_options(tables)
+    tables.add_argument("--out", type=Path, default=Path("firmware/core/generated"), help="output folder")
+    tables.set_defaults(handler=_cmd_frontend_tables)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `kws` command; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return handler(args)
+    except KwsError as exc:
+        print(f"kws: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kws: interrupted; nothing half-written was left under a final name", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

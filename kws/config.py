@@ -1,0 +1,552 @@
+"""One configuration tree for the whole pipeline: frozen dataclasses, loaded from TOML plus overrides.
+
+Every stage reads the same `KwsConfig`. Defaults live here (one docstring per field); a TOML file
+overrides any subset; `--set section.key=value` on the command line overrides the file. Unknown keys
+are errors that name the key. Each run writes its resolved config to `runs/<name>/config.toml`.
+
+    python -m kws config show --config kws/configs/demo.toml --set training.steps=200
+
+No side effects at import; nothing here reads files until asked to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import math
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import tomli_w
+
+from kws.errors import KwsError
+
+# The Speech Commands v0.02 vocabulary (35 words). v0.01 has the first 30.
+SPEECH_COMMANDS_WORDS_V1: tuple[str, ...] = (
+    "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
+)
+SPEECH_COMMANDS_WORDS_V2: tuple[str, ...] = SPEECH_COMMANDS_WORDS_V1 + (
+    "backward", "forward", "follow", "learn", "visual",
+)
+SILENCE_LABEL = "_silence_"
+UNKNOWN_LABEL = "_unknown_"
+BACKGROUND_NOISE_DIR = "_background_noise_"
+
+
+class ConfigError(KwsError, ValueError):
+    """A configuration problem a person can fix: the message names the key or value."""
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    """The audio feature spec shared by training, export and the device (DESIGN.md contract 1)."""
+
+    sample_rate: int = 16000
+    """Audio sample rate in Hz; every clip is resampled or rejected to match it."""
+    clip_duration_ms: int = 1000
+    """Length of one training/evaluation clip in milliseconds (shorter clips are zero-padded)."""
+    window_ms: int = 30
+    """Analysis window length in milliseconds (480 samples at 16 kHz); a periodic Hann window."""
+    stride_ms: int = 20
+    """Hop between frames in milliseconds (320 samples at 16 kHz)."""
+    n_fft: int = 512
+    """FFT size; each frame is n_fft samples with the window zero-padded to n_fft in its centre."""
+    n_mels: int = 40
+    """Number of mel filterbank channels."""
+    fmin_hz: float = 20.0
+    """Lowest mel filter edge in Hz (TensorFlow's audio_ops.mfcc default)."""
+    fmax_hz: float = 4000.0
+    """Highest mel filter edge in Hz (TensorFlow's audio_ops.mfcc default)."""
+    log_floor: float = 1e-6
+    """Added to the mel power before the natural log, so silence gives log(log_floor) not -inf."""
+    quant_scale: float = 0.1
+    """int8 scale of the log-mel features: q = round_half_away(x / scale) + zero_point, clamped to int8.
+    Part of the spec: it must equal the input quantization of the exported model."""
+    quant_zero_point: int = 10
+    """int8 zero point of the log-mel features (see quant_scale)."""
+    feature_type: str = "logmel"
+    """'logmel' (tiny_conv) or 'mfcc' (DCT-II of the log-mel, for DS-CNN-style models)."""
+    n_mfcc: int = 10
+    """Number of MFCC coefficients kept when feature_type = 'mfcc'."""
+    mfcc_quant_scale: float = 1.0
+    """int8 scale of MFCC features (feature_type = 'mfcc')."""
+    mfcc_quant_zero_point: int = 0
+    """int8 zero point of MFCC features (feature_type = 'mfcc')."""
+
+    @property
+    def window_samples(self) -> int:
+        """Window length in samples."""
+        return self.sample_rate * self.window_ms // 1000
+
+    @property
+    def stride_samples(self) -> int:
+        """Hop length in samples."""
+        return self.sample_rate * self.stride_ms // 1000
+
+    @property
+    def clip_samples(self) -> int:
+        """Samples in one clip."""
+        return self.sample_rate * self.clip_duration_ms // 1000
+
+    @property
+    def num_frames(self) -> int:
+        """Frames in one clip: no centre padding, each frame spans n_fft samples."""
+        return 1 + (self.clip_samples - self.n_fft) // self.stride_samples
+
+    @property
+    def num_features(self) -> int:
+        """Values per frame: n_mels for log-mel, n_mfcc for MFCC."""
+        return self.n_mfcc if self.feature_type == "mfcc" else self.n_mels
+
+    @property
+    def input_scale(self) -> float:
+        """int8 scale of the features the model sees."""
+        return self.mfcc_quant_scale if self.feature_type == "mfcc" else self.quant_scale
+
+    @property
+    def input_zero_point(self) -> int:
+        """int8 zero point of the features the model sees."""
+        return self.mfcc_quant_zero_point if self.feature_type == "mfcc" else self.quant_zero_point
+
+    def spec_hash(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of every field: stable across runs and machines.
+
+        The device reports this hash in its INFO frame, so host and board can prove they agree.
+        """
+        canonical = json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def validate(self) -> None:
+        """Raise ConfigError for values that cannot describe a working frontend."""
+        if self.sample_rate <= 0:
+            raise ConfigError(f"frontend.sample_rate must be positive, got {self.sample_rate}")
+        if not 0 < self.window_samples <= self.n_fft:
+            raise ConfigError(
+                f"frontend.window_ms={self.window_ms} gives {self.window_samples} samples; "
+                f"it must be between 1 and n_fft={self.n_fft}")
+        if self.n_fft & (self.n_fft - 1):
+            raise ConfigError(f"frontend.n_fft must be a power of two, got {self.n_fft}")
+        if self.stride_samples <= 0:
+            raise ConfigError(f"frontend.stride_ms must be positive, got {self.stride_ms}")
+        if self.clip_samples < self.n_fft:
+            raise ConfigError(f"frontend.clip_duration_ms={self.clip_duration_ms} is shorter than one FFT frame")
+        if not 0 <= self.fmin_hz < self.fmax_hz <= self.sample_rate / 2:
+            raise ConfigError(
+                f"frontend needs 0 <= fmin_hz < fmax_hz <= sample_rate/2, got {self.fmin_hz}, {self.fmax_hz}")
+        if self.feature_type not in ("logmel", "mfcc"):
+            raise ConfigError(f"frontend.feature_type must be 'logmel' or 'mfcc', got {self.feature_type!r}")
+        if not 0 < self.n_mfcc <= self.n_mels:
+            raise ConfigError(f"frontend.n_mfcc must be in 1..n_mels, got {self.n_mfcc}")
+        for name in ("quant_scale", "mfcc_quant_scale", "log_floor"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"frontend.{name} must be positive, got {getattr(self, name)}")
+        for name in ("quant_zero_point", "mfcc_quant_zero_point"):
+            if not -128 <= getattr(self, name) <= 127:
+                raise ConfigError(f"frontend.{name} must be an int8, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset, which labels, and the TensorFlow speech_commands training recipe."""
+
+    data_dir: str = "data/synth"
+    """Dataset root in Speech Commands layout (word folders, _background_noise_, optional lists),
+    or in the canonical test-set layout (twelve folders including _silence_ and _unknown_)."""
+    wanted_words: tuple[str, ...] = ("yes", "no")
+    """Keywords the model recognises; labels are [_silence_, _unknown_, *wanted_words]."""
+    silence_percentage: float = 10.0
+    """Silence examples added per split, as a percentage of that split's keyword examples."""
+    unknown_percentage: float = 10.0
+    """Unknown-word examples kept per split, as a percentage of that split's keyword examples."""
+    validation_percentage: float = 10.0
+    """Share of speakers in the validation split (hash split)."""
+    testing_percentage: float = 10.0
+    """Share of speakers in the testing split (hash split)."""
+    split_method: str = "auto"
+    """'hash' (SHA-1 of the name before _nohash_), 'lists' (testing_list.txt / validation_list.txt),
+    or 'auto' (lists when both files exist, hash otherwise)."""
+    background_frequency: float = 0.8
+    """Probability that a training clip gets background noise mixed in."""
+    background_volume: float = 0.1
+    """Maximum volume of that noise (uniform in [0, background_volume])."""
+    silence_volume: float = 1.0
+    """Maximum noise volume of silence examples (uniform in [0, silence_volume])."""
+    time_shift_ms: float = 100.0
+    """Training clips are shifted by a uniform random offset in [-time_shift_ms, time_shift_ms]."""
+    on_bad_audio: str = "error"
+    """'error': stop at the first unreadable or malformed WAV, naming it; 'skip': leave it out and
+    report the count. Resampling, down-mixing and sample-format conversion are always done and counted."""
+    cache_dir: str = "runs/cache"
+    """Where decoded int16 audio of a split is cached (keyed by a hash of the file list and frontend)."""
+    seed: int = 59185
+    """Seed for the split selection (unknown/silence sampling) and augmentation."""
+
+    def labels(self) -> tuple[str, ...]:
+        """Label order used by models and the device: silence, unknown, then the wanted words."""
+        return (SILENCE_LABEL, UNKNOWN_LABEL, *self.wanted_words)
+
+    def validate(self) -> None:
+        """Raise ConfigError for values the loader cannot honour."""
+        if not self.wanted_words:
+            raise ConfigError("data.wanted_words is empty: name at least one keyword")
+        if len(set(self.wanted_words)) != len(self.wanted_words):
+            raise ConfigError(f"data.wanted_words has duplicates: {list(self.wanted_words)}")
+        for word in self.wanted_words:
+            if word.startswith("_"):
+                raise ConfigError(f"data.wanted_words: {word!r} is reserved for silence/unknown/noise")
+        for name in ("silence_percentage", "unknown_percentage", "validation_percentage", "testing_percentage"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise ConfigError(f"data.{name} must be in [0, 100], got {getattr(self, name)}")
+        if self.validation_percentage + self.testing_percentage >= 100:
+            raise ConfigError("data.validation_percentage + data.testing_percentage must be below 100")
+        if self.split_method not in ("auto", "hash", "lists"):
+            raise ConfigError(f"data.split_method must be 'auto', 'hash' or 'lists', got {self.split_method!r}")
+        if self.on_bad_audio not in ("error", "skip"):
+            raise ConfigError(f"data.on_bad_audio must be 'error' or 'skip', got {self.on_bad_audio!r}")
+        if not 0 <= self.background_frequency <= 1:
+            raise ConfigError(f"data.background_frequency must be in [0, 1], got {self.background_frequency}")
+        for name in ("background_volume", "silence_volume", "time_shift_ms"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"data.{name} must not be negative, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """The offline synthetic keyword set (`kws data synth`): text-to-speech in Speech Commands layout."""
+
+    out_dir: str = "data/synth"
+    """Where the dataset is written (atomically: built under a temporary name, then renamed)."""
+    keywords: tuple[str, ...] = ("yes", "no")
+    """Words synthesised with many clips each (the keywords a model will learn)."""
+    unknown_words: tuple[str, ...] = tuple(w for w in SPEECH_COMMANDS_WORDS_V2 if w not in ("yes", "no"))
+    """Other words, fewer clips each, that feed the _unknown_ label."""
+    clips_per_keyword: int = 400
+    """Clips per keyword."""
+    clips_per_unknown_word: int = 25
+    """Clips per unknown word."""
+    background_seconds: float = 60.0
+    """Length of each synthesised _background_noise_ recording (white, pink, brown, hum, babble)."""
+    min_speed_wpm: int = 110
+    """Slowest speaking rate (espeak-ng words per minute)."""
+    max_speed_wpm: int = 220
+    """Fastest speaking rate."""
+    min_pitch: int = 20
+    """Lowest espeak-ng base pitch (0-99)."""
+    max_pitch: int = 80
+    """Highest espeak-ng base pitch (0-99)."""
+    min_gain_db: float = -18.0
+    """Quietest clip gain relative to full scale peak."""
+    max_gain_db: float = -1.0
+    """Loudest clip gain."""
+    workers: int = 0
+    """Worker processes; 0 means one per CPU core."""
+    seed: int = 1234
+    """Seed: the same seed and config give byte-identical files."""
+
+    def validate(self) -> None:
+        """Raise ConfigError for impossible synthesis settings."""
+        if not self.keywords:
+            raise ConfigError("synth.keywords is empty")
+        overlap = set(self.keywords) & set(self.unknown_words)
+        if overlap:
+            raise ConfigError(f"synth.keywords and synth.unknown_words overlap: {sorted(overlap)}")
+        if self.clips_per_keyword < 1 or self.clips_per_unknown_word < 0:
+            raise ConfigError("synth.clips_per_keyword must be >= 1 and clips_per_unknown_word >= 0")
+        if not 80 <= self.min_speed_wpm <= self.max_speed_wpm <= 450:
+            raise ConfigError("synth speeds must satisfy 80 <= min_speed_wpm <= max_speed_wpm <= 450")
+        if not 0 <= self.min_pitch <= self.max_pitch <= 99:
+            raise ConfigError("synth pitches must satisfy 0 <= min_pitch <= max_pitch <= 99")
+        if not self.min_gain_db <= self.max_gain_db <= 0:
+            raise ConfigError("synth gains must satisfy min_gain_db <= max_gain_db <= 0")
+        if self.workers < 0:
+            raise ConfigError(f"synth.workers must be >= 0, got {self.workers}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which network to build (the registry arrives with the training issue)."""
+
+    name: str = "tiny_conv"
+    """Registered model name: 'tiny_conv' or 'ds_cnn'."""
+    dropout: float = 0.5
+    """Dropout probability during training (TensorFlow's tiny_conv recipe uses keep_prob 0.5)."""
+    width: int = 64
+    """Channels of DS-CNN blocks (ignored by tiny_conv)."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The TensorFlow speech_commands recipe as defaults."""
+
+    batch_size: int = 100
+    """Clips per step."""
+    steps: tuple[int, ...] = (15000, 3000)
+    """Steps per learning-rate stage."""
+    learning_rates: tuple[float, ...] = (1e-3, 1e-4)
+    """Learning rate of each stage (same length as steps)."""
+    eval_every: int = 400
+    """Validate every N steps; the best validation checkpoint is kept."""
+    checkpoint_every: int = 200
+    """Write a resumable checkpoint every N steps."""
+    seed: int = 0
+    """Seed for weights, batches and augmentation."""
+
+    def validate(self) -> None:
+        """Raise ConfigError for an unusable schedule."""
+        if len(self.steps) != len(self.learning_rates) or not self.steps:
+            raise ConfigError("training.steps and training.learning_rates must be non-empty and equally long")
+        if any(s <= 0 for s in self.steps) or any(lr <= 0 for lr in self.learning_rates):
+            raise ConfigError("training.steps and training.learning_rates must be positive")
+        if self.batch_size <= 0:
+            raise ConfigError(f"training.batch_size must be positive, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class QuantizationConfig:
+    """int8 quantization: post-training (export default) or quantization-aware training."""
+
+    method: str = "ptq"
+    """'ptq' (post-training, with the calibration set) or 'qat' (quantization-aware fine-tuning)."""
+    calibration_size: int = 500
+    """Clips in the recorded calibration set, drawn from the training split."""
+    qat_steps: int = 2000
+    """Fine-tuning steps for QAT."""
+    qat_learning_rate: float = 1e-4
+    """QAT learning rate."""
+
+    def validate(self) -> None:
+        """Raise ConfigError for an unknown method or empty calibration set."""
+        if self.method not in ("ptq", "qat"):
+            raise ConfigError(f"quantization.method must be 'ptq' or 'qat', got {self.method!r}")
+        if self.calibration_size <= 0:
+            raise ConfigError("quantization.calibration_size must be positive")
+
+
+@dataclass(frozen=True)
+class PruningConfig:
+    """Iterative magnitude pruning with fine-tuning between rounds."""
+
+    target_sparsity: float = 0.5
+    """Fraction of weights set to zero after the last round, in [0, 1)."""
+    rounds: int = 4
+    """Prune/fine-tune rounds."""
+    finetune_steps: int = 1000
+    """Fine-tuning steps per round."""
+    structured: bool = False
+    """Remove whole convolution filters (and the next layer's matching inputs) instead of single weights."""
+
+    def validate(self) -> None:
+        """Raise ConfigError for sparsity outside [0, 1) or no rounds."""
+        if not 0 <= self.target_sparsity < 1:
+            raise ConfigError(f"pruning.target_sparsity must be in [0, 1), got {self.target_sparsity}")
+        if self.rounds < 1:
+            raise ConfigError(f"pruning.rounds must be >= 1, got {self.rounds}")
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """The board and the on-device recognizer (TFLM RecognizeCommands defaults)."""
+
+    board: str = "nano33ble"
+    """Target board: 'nano33ble' (Arduino Nano 33 BLE Sense) or 'host' (the emulated board)."""
+    average_window_ms: int = 1000
+    """Posterior averaging window of the recognizer."""
+    detection_threshold: int = 200
+    """Averaged score (0-255) a keyword must reach to be detected."""
+    suppression_ms: int = 1500
+    """Time after a detection during which no new detection is reported."""
+    minimum_count: int = 3
+    """Fewest inferences in the averaging window before any decision."""
+    arena_margin_bytes: int = 1024
+    """Bytes added to the measured minimum tensor arena."""
+
+    def validate(self) -> None:
+        """Raise ConfigError for recognizer values the firmware cannot use."""
+        if self.board not in ("nano33ble", "host"):
+            raise ConfigError(f"deploy.board must be 'nano33ble' or 'host', got {self.board!r}")
+        if not 0 <= self.detection_threshold <= 255:
+            raise ConfigError(f"deploy.detection_threshold must be in 0..255, got {self.detection_threshold}")
+        for name in ("average_window_ms", "suppression_ms", "minimum_count", "arena_margin_bytes"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"deploy.{name} must not be negative, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class KwsConfig:
+    """The whole pipeline's configuration; `runs/<name>/config.toml` is this, resolved."""
+
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    """Audio features (the spec shared with the device)."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Dataset and training recipe."""
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    """Offline synthetic dataset."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """Network architecture."""
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    """Optimiser schedule."""
+    quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
+    """int8 quantization."""
+    pruning: PruningConfig = field(default_factory=PruningConfig)
+    """Pruning."""
+    deploy: DeployConfig = field(default_factory=DeployConfig)
+    """Board and recognizer."""
+
+    def validate(self) -> "KwsConfig":
+        """Validate every section; returns self so calls chain."""
+        for f in dataclasses.fields(self):
+            section = getattr(self, f.name)
+            if hasattr(section, "validate"):
+                section.validate()
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, overriding, writing
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check a TOML value against a field's annotation; convert lists to tuples, ints to floats."""
+    origin = typing.get_origin(annotation)
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        if not math.isfinite(float(value)):
+            raise ConfigError(f"{key} must be finite, got {value!r}")
+        return float(value)
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
+    raise ConfigError(f"{key}: unsupported field type {annotation!r}")  # pragma: no cover
+
+
+def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
+    """Build dataclass `cls` from a mapping, rejecting unknown keys with a suggestion."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            raise ConfigError(f"unknown config key '{dotted}'{hint}; known keys: {', '.join(prefix + k for k in known)}")
+        annotation = hints[key]
+        if dataclasses.is_dataclass(annotation):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"'{dotted}' must be a table of settings, got {value!r}")
+            kwargs[key] = _build(annotation, value, f"{dotted}.")
+        else:
+            kwargs[key] = _coerce(value, annotation, dotted)
+    return cls(**kwargs)
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """Turn 'section.key=value' into a nested dict; the value is read as TOML, else as a bare string."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    dotted, raw = text.split("=", 1)
+    parts = [p.strip() for p in dotted.strip().split(".")]
+    if not all(parts):
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # a bare word such as data.data_dir=data/synth
+    nested: dict[str, Any] = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        nested = {part: nested}
+    return nested
+
+
+def load_config(path: str | os.PathLike[str] | None = None, overrides: typing.Sequence[str] = ()) -> KwsConfig:
+    """Defaults, then the TOML file at `path` (if any), then `section.key=value` overrides; validated."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    for text in overrides:
+        values = _deep_merge(values, parse_override(text))
+    try:
+        config = _build(KwsConfig, values, "")
+    except ConfigError as exc:
+        where = f" (in {path})" if path is not None else ""
+        raise ConfigError(f"{exc}{where}") from None
+    return config.validate()
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A plain dict (tuples become lists) suitable for TOML or JSON."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        return value
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        out[f.name] = config_to_dict(value) if dataclasses.is_dataclass(value) else plain(value)
+    return out
+
+
+def config_to_toml(config: KwsConfig) -> str:
+    """The resolved config as TOML text; load_config() of it gives the same config back."""
+    return tomli_w.dumps(config_to_dict(config))
+
+
+def write_resolved_config(config: KwsConfig, run_dir: str | os.PathLike[str]) -> Path:
+    """Write `run_dir/config.toml` atomically and return its path."""
+    from kws.fsutil import atomic_write_text  # local import keeps this module dependency-light
+
+    target = Path(run_dir) / "config.toml"
+    atomic_write_text(target, config_to_toml(config))
+    return target
+
+
+def replace(config: Any, **changes: Any) -> Any:
+    """dataclasses.replace, re-exported so callers need not import dataclasses for frozen edits."""
+    return dataclasses.replace(config, **changes)
+
+
+__all__ = [
+    "BACKGROUND_NOISE_DIR", "ConfigError", "DataConfig", "DeployConfig", "FrontendConfig", "KwsConfig",
+    "ModelConfig", "PruningConfig", "QuantizationConfig", "SILENCE_LABEL", "SPEECH_COMMANDS_WORDS_V1",
+    "SPEECH_COMMANDS_WORDS_V2", "SynthConfig", "TrainingConfig", "UNKNOWN_LABEL", "config_to_dict",
+    "config_to_toml", "load_config", "parse_override", "replace", "write_resolved_config",
+]

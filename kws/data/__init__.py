@@ -1,0 +1,1 @@
+"""Datasets: Speech Commands download, splits, loaders, the training recipe, and the synthetic set."""

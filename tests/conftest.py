@@ -1,0 +1,49 @@
+"""Shared fixtures: where the real Speech Commands audio is, and small seeded helpers.
+
+Real audio lives in ../shared/data (or $KWS_SHARED_DATA). In CI (CI=true) it is always present, so a
+missing folder fails the test; on a developer machine without it, the test is skipped and says why.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_root() -> Path:
+    """The folder holding sc-real-dev/, sc-mini/ and speech_commands_v0.02_lists/."""
+    env = os.environ.get("KWS_SHARED_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+def require_shared(name: str) -> Path:
+    """Path of ../shared/data/<name>; fails in CI and skips elsewhere when absent."""
+    path = shared_data_root() / name
+    if not path.exists():
+        message = f"real audio {path} is absent (set KWS_SHARED_DATA to the folder holding {name})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + ": CI always has it")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sc_real_dev() -> Path:
+    """Real clips in the canonical test-set layout (twelve folders)."""
+    return require_shared("sc-real-dev")
+
+
+@pytest.fixture(scope="session")
+def sc_mini() -> Path:
+    """Real clips in the full-dataset layout with lists and _background_noise_."""
+    return require_shared("sc-mini")
+
+
+@pytest.fixture(scope="session")
+def official_lists() -> Path:
+    """The official v0.02 testing_list.txt and validation_list.txt."""
+    return require_shared("speech_commands_v0.02_lists")

@@ -1,0 +1,100 @@
+"""The configuration tree: defaults, TOML round trip, overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from kws.config import (ConfigError, FrontendConfig, KwsConfig, config_to_toml, load_config,
+                        parse_override, write_resolved_config)
+
+
+def test_defaults_validate_and_give_49_frames():
+    config = KwsConfig().validate()
+    assert config.frontend.window_samples == 480
+    assert config.frontend.stride_samples == 320
+    assert config.frontend.num_frames == 49
+    assert config.data.labels() == ("_silence_", "_unknown_", "yes", "no")
+
+
+def test_every_field_has_a_docstring():
+    import ast
+    import inspect
+
+    import kws.config as module
+
+    tree = ast.parse(inspect.getsource(module))
+    for node in tree.body:
+        if not (isinstance(node, ast.ClassDef) and node.name.endswith("Config")):
+            continue
+        body = node.body
+        for i, stmt in enumerate(body):
+            if isinstance(stmt, ast.AnnAssign):
+                following = body[i + 1] if i + 1 < len(body) else None
+                assert isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant), (
+                    f"{node.name}.{stmt.target.id} has no docstring")
+
+
+def test_toml_round_trip(tmp_path):
+    config = load_config(None, ["training.batch_size=7", "data.wanted_words=['up','down']"])
+    path = write_resolved_config(config, tmp_path / "run")
+    assert path.name == "config.toml"
+    assert load_config(path) == config
+    assert config.training.batch_size == 7
+    assert config.data.wanted_words == ("up", "down")
+
+
+def test_file_then_overrides(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[training]\nbatch_size = 50\n[data]\ndata_dir = "x"\n')
+    config = load_config(path, ["training.batch_size=25", "data.data_dir=some/dir"])
+    assert config.training.batch_size == 25
+    assert config.data.data_dir == "some/dir"
+
+
+def test_unknown_key_is_named_with_a_suggestion(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[training]\nbatch_sise = 50\n")
+    with pytest.raises(ConfigError, match=r"training\.batch_sise.*did you mean 'training\.batch_size'.*c\.toml"):
+        load_config(path)
+
+
+def test_unknown_section_and_override():
+    with pytest.raises(ConfigError, match="unknown config key 'nonsense'"):
+        load_config(None, ["nonsense.x=1"])
+    with pytest.raises(ConfigError, match="must look like"):
+        parse_override("training.batch_size")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("training.batch_size='ten'", "training.batch_size must be an integer"),
+    ("frontend.quant_zero_point=300", "int8"),
+    ("pruning.target_sparsity=1.0", r"\[0, 1\)"),
+    ("data.wanted_words=[]", "empty"),
+    ("frontend.feature_type='mel'", "logmel"),
+    ("deploy.detection_threshold=256", "0..255"),
+])
+def test_bad_values_are_named(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_configs_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        FrontendConfig().n_mels = 20  # type: ignore[misc]
+
+
+def test_frontend_hash_is_stable_and_sensitive():
+    # Golden value: a change here means the feature spec changed, and every model and board with it.
+    assert FrontendConfig().spec_hash() == FrontendConfig().spec_hash()
+    assert FrontendConfig(n_mels=41).spec_hash() != FrontendConfig().spec_hash()
+    assert len(FrontendConfig().spec_hash()) == 64
+
+
+def test_demo_config_loads():
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1] / "kws" / "configs" / "demo.toml"
+    config = load_config(demo)
+    assert "wanted_words" in config_to_toml(config)
