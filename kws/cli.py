@@ -124,6 +124,25 @@ def _cmd_frontend_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- models
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from kws.config import replace
+    from kws.models import MODEL_NAMES, build_model
+    from kws.models.summary import print_summary, summarize
+
+    config = _config(args)
+    names = [args.name] if args.name else list(MODEL_NAMES)
+    labels = len(config.data.labels())
+    for name in names:
+        model_cfg = replace(config.model, name=name)
+        model = build_model(model_cfg, config.frontend, labels)
+        shape = (config.frontend.num_frames, config.frontend.num_features)
+        print_summary(f"{name} on {shape[0]}x{shape[1]} {config.frontend.feature_type}, {labels} labels",
+                      summarize(model, shape))
+    return 0
+
+
 # -------------------------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("wav", type=Path, help="a WAV file")
     features.add_argument("--png", type=Path, default=None, help="save a spectrogram plot of the int8 features")
     features.set_defaults(handler=_cmd_features)
+
+    models = commands.add_parser("models", help="parameters, MACs and activation memory per layer of each model")
+    _add_config_options(models)
+    models.add_argument("name", nargs="?", default=None, help="one registered model (default: all)")
+    models.set_defaults(handler=_cmd_models)
 
     frontend = commands.add_parser("frontend", help="the feature frontend spec")
     frontend_sub = frontend.add_subparsers(dest="frontend_command", metavar="ACTION", required=True)
