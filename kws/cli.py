@@ -124,6 +124,18 @@ def _cmd_frontend_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------- train
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from kws.train import train
+
+    config = _config(args)
+    result = train(config, Path("runs") / args.run, progress=not args.quiet)
+    print(f"best validation accuracy {result.best_val_accuracy:.2%} at step {result.best_step}; "
+          f"test accuracy {result.test_accuracy:.2%}; outputs in {result.run_dir}/")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- models
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -197,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("wav", type=Path, help="a WAV file")
     features.add_argument("--png", type=Path, default=None, help="save a spectrogram plot of the int8 features")
     features.set_defaults(handler=_cmd_features)
+
+    train = commands.add_parser("train", help="train the configured model into runs/<run>/ (resumes if interrupted)")
+    _add_config_options(train)
+    train.add_argument("--run", default="demo", help="run name: outputs go to runs/<run>/ (default: demo)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_cmd_train)
 
     models = commands.add_parser("models", help="parameters, MACs and activation memory per layer of each model")
     _add_config_options(models)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from kws.models.layers import SamePadConv2d
+from kws.models.ops import FLOAT_OPS, FloatOps
 
 
 class DepthwiseSeparable(nn.Module):
@@ -22,11 +23,10 @@ class DepthwiseSeparable(nn.Module):
         self.bn1 = nn.BatchNorm2d(channels)
         self.pointwise = nn.Conv2d(channels, channels, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
-        self.relu = nn.ReLU()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(self.bn1(self.depthwise(x)))
-        return self.relu(self.bn2(self.pointwise(x)))
+    def forward(self, x: torch.Tensor, ops: FloatOps = FLOAT_OPS, name: str = "block") -> torch.Tensor:
+        x = ops.conv(self.depthwise, x, bn=self.bn1, relu=True, name=f"{name}.depthwise")
+        return ops.conv(self.pointwise, x, bn=self.bn2, relu=True, name=f"{name}.pointwise")
 
 
 class DSCNN(nn.Module):
@@ -38,7 +38,6 @@ class DSCNN(nn.Module):
         self.input_shape = (num_frames, num_features)
         self.conv = SamePadConv2d(1, width, (10, 4), (2, 2), (num_frames, num_features), bias=False)
         self.bn = nn.BatchNorm2d(width)
-        self.relu = nn.ReLU()
         self.dropout1 = nn.Dropout(min(dropout, 0.2))
         hw = self.conv.output_hw
         self.blocks = nn.Sequential(*[DepthwiseSeparable(width, hw) for _ in range(blocks)])
@@ -46,9 +45,10 @@ class DSCNN(nn.Module):
         self.dropout2 = nn.Dropout(dropout)
         self.fc = nn.Linear(width, num_labels)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = features.unsqueeze(1)
-        x = self.dropout1(self.relu(self.bn(self.conv(x))))
-        x = self.blocks(x)
-        x = self.dropout2(self.pool(x))
-        return self.fc(x.flatten(1))
+    def forward(self, features: torch.Tensor, ops: FloatOps = FLOAT_OPS) -> torch.Tensor:
+        x = ops.input(features).unsqueeze(1)
+        x = self.dropout1(ops.conv(self.conv, x, bn=self.bn, relu=True, name="conv"))
+        for i, block in enumerate(self.blocks):
+            x = block(x, ops, name=f"blocks.{i}")
+        x = self.dropout2(ops.avgpool(self.pool, x, name="pool"))
+        return ops.linear(self.fc, x.flatten(1), name="fc")

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from kws.models.layers import SamePadConv2d
+from kws.models.ops import FLOAT_OPS, FloatOps
 
 
 class TinyConv(nn.Module):
@@ -24,13 +25,12 @@ class TinyConv(nn.Module):
         super().__init__()
         self.input_shape = (num_frames, num_features)
         self.conv = SamePadConv2d(1, filters, kernel, stride, (num_frames, num_features))
-        self.relu = nn.ReLU()
         self.dropout = nn.Dropout(dropout)
         out_h, out_w = self.conv.output_hw
         self.fc = nn.Linear(out_h * out_w * filters, num_labels)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = features.unsqueeze(1)                      # [B, 1, T, F]
-        x = self.dropout(self.relu(self.conv(x)))      # [B, C, T', F']
-        x = x.permute(0, 2, 3, 1).flatten(1)           # H,W,C order, as TF flattens NHWC
-        return self.fc(x)
+    def forward(self, features: torch.Tensor, ops: FloatOps = FLOAT_OPS) -> torch.Tensor:
+        x = ops.input(features).unsqueeze(1)                      # [B, 1, T, F]
+        x = self.dropout(ops.conv(self.conv, x, relu=True, name="conv"))  # [B, C, T', F']
+        x = x.permute(0, 2, 3, 1).flatten(1)                      # H,W,C order, as TF flattens NHWC
+        return ops.linear(self.fc, x, name="fc")

@@ -1,0 +1,1 @@
+"""Compression: quantization-aware training (qat.py) and pruning (prune.py)."""

@@ -1,0 +1,327 @@
+"""Train a keyword model in PyTorch with TensorFlow's speech_commands recipe, resumably.
+
+    kws train --config kws/configs/demo.toml --run demo        # or: make train RUN=demo
+
+Writes into runs/<run>/:
+  config.toml              the resolved config
+  checkpoints/last.pt      resumable state (weights, optimizer, step, RNG, history), every N steps
+  model_float.pt           the best-validation weights (the stage's product; later stages read it)
+  calibration.json         the recorded calibration set for post-training quantization
+  metrics.json             history, best step, test accuracy, confusion matrix, throughput
+  training_curves.png, confusion_matrix.png
+
+A run killed at any moment (even SIGKILL) and started again continues from its last checkpoint:
+batches depend only on (seed, step) and the RNG state is saved, so the resumed run follows the path
+the uninterrupted one would have taken. Features are computed on the fly from augmented audio by the
+batched torch frontend, quantized to int8 exactly as the device will see them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from kws.checkpoint import CheckpointError, load_checkpoint, restore_model, save_checkpoint
+from kws.config import KwsConfig, config_to_dict, load_config, write_resolved_config
+from kws.errors import KwsError
+
+EVAL_BATCH = 500
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished training run produced."""
+
+    run_dir: Path
+    """The run folder."""
+    best_step: int
+    """Step of the best validation accuracy."""
+    best_val_accuracy: float
+    """Validation accuracy of model_float.pt."""
+    test_accuracy: float
+    """Test-split accuracy of model_float.pt."""
+    resumed_from: int
+    """Step this invocation started at (0 for a fresh run)."""
+
+
+class FeatureExtractor:
+    """Audio -> dequantized int8 features: exactly the values the int8 model will see on the device."""
+
+    def __init__(self, config: KwsConfig) -> None:
+        from kws.frontend import TorchFrontend
+
+        self.frontend = TorchFrontend(config.frontend)
+        self.scale = config.frontend.input_scale
+        self.zero_point = config.frontend.input_zero_point
+
+    @torch.no_grad()
+    def __call__(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
+        audio_t = torch.as_tensor(audio, dtype=torch.float32)
+        q = self.frontend.features_int8(audio_t).to(torch.float32)
+        return (q - self.zero_point) * self.scale
+
+    @torch.no_grad()
+    def int8(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The int8 features themselves (for calibration sets and parity checks)."""
+        return self.frontend.features_int8(torch.as_tensor(audio, dtype=torch.float32)).to(torch.int8)
+
+
+def schedule(config: KwsConfig) -> list[tuple[int, float]]:
+    """(end_step, learning_rate) per stage: TF's 15,000 @ 1e-3 then 3,000 @ 1e-4 by default."""
+    out, end = [], 0
+    for steps, lr in zip(config.training.steps, config.training.learning_rates):
+        end += steps
+        out.append((end, lr))
+    return out
+
+
+def learning_rate_at(step: int, stages: list[tuple[int, float]]) -> float:
+    """The learning rate in force at `step` (0-based)."""
+    for end, lr in stages:
+        if step < end:
+            return lr
+    return stages[-1][1]
+
+
+@dataclass
+class PreparedData:
+    """Everything a run needs from the dataset, loaded once."""
+
+    labels: tuple[str, ...]
+    batches: Any
+    val_features: torch.Tensor
+    val_labels: torch.Tensor
+    test_features: torch.Tensor
+    test_labels: torch.Tensor
+    calibration: dict[str, Any]
+    counts: dict[str, int]
+
+
+def _eval_features(bank: Any, augmenter: Any, extractor: FeatureExtractor) -> tuple[torch.Tensor, torch.Tensor]:
+    from kws.data.augment import eval_batches
+
+    feats, labels = [], []
+    for audio, y in eval_batches(bank, augmenter, EVAL_BATCH):
+        feats.append(extractor(audio))
+        labels.append(torch.as_tensor(np.asarray(y), dtype=torch.int64))
+    if not feats:
+        return torch.zeros(0), torch.zeros(0, dtype=torch.int64)
+    return torch.cat(feats), torch.cat(labels)
+
+
+def choose_calibration(bank: Any, size: int, seed: int) -> dict[str, Any]:
+    """Fixed, recorded training-split rows for post-training quantization (drawn once, seeded)."""
+    rng = np.random.default_rng([seed, 0xCA1])
+    count = min(size, len(bank))
+    rows = np.sort(rng.choice(len(bank), size=count, replace=False))
+    return {
+        "seed": seed,
+        "rows": rows.tolist(),
+        "examples": [{"path": bank.examples[r].path, "label": int(bank.labels[r]),
+                      "generated_silence": bool(bank.generated_silence[r])} for r in rows],
+    }
+
+
+def prepare_data(config: KwsConfig, extractor: FeatureExtractor, *, progress: bool = True) -> PreparedData:
+    """Splits, decoded clip banks, augmentation and cached eval features for a run."""
+    from kws.data.augment import Augmenter, TrainingBatches
+    from kws.data.dataset import build_splits, load_background_noise, load_clips
+
+    splits = build_splits(config.data, config.frontend)
+    noises = load_background_noise(config.data.data_dir, config.frontend)
+    augmenter = Augmenter(config.data, config.frontend, noises)
+    banks = {name: load_clips(splits[name], config.data, config.frontend, progress=progress)
+             for name in ("training", "validation", "testing")}
+    for name in ("training", "validation"):
+        if len(banks[name]) == 0:
+            raise KwsError(f"the {name} split of {config.data.data_dir} is empty; training needs a full-layout "
+                           f"dataset with training and validation clips")
+    batches = TrainingBatches(banks["training"], augmenter, config.training.batch_size, config.training.seed)
+    val_x, val_y = _eval_features(banks["validation"], augmenter, extractor)
+    test_x, test_y = _eval_features(banks["testing"], augmenter, extractor)
+    calibration = choose_calibration(banks["training"], config.quantization.calibration_size, config.training.seed)
+    return PreparedData(config.data.labels(), batches, val_x, val_y, test_x, test_y, calibration,
+                        {name: len(bank) for name, bank in banks.items()})
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, features: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
+    """Argmax predictions in eval mode."""
+    model.eval()
+    out = [model(features[i:i + batch]).argmax(dim=1) for i in range(0, features.shape[0], batch)]
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.int64)
+
+
+def evaluate_accuracy(model: torch.nn.Module, features: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy on precomputed features (NaN for an empty split)."""
+    from kws.eval.metrics import accuracy
+
+    return accuracy(labels.numpy(), predict(model, features).numpy())
+
+
+def _check_resume(run_dir: Path, config: KwsConfig) -> dict[str, Any] | None:
+    last = run_dir / "checkpoints" / "last.pt"
+    if not last.exists():
+        return None
+    payload = load_checkpoint(last, expect=config)
+    saved = payload.get("training")
+    if saved is not None and saved != config_to_dict(config.training):
+        raise CheckpointError(
+            f"{run_dir} was started with training settings {saved}; the config now has "
+            f"{config_to_dict(config.training)}. Use another --run name, or delete {run_dir} to start over")
+    saved_data = payload.get("data")
+    if saved_data is not None and saved_data != config_to_dict(config.data):
+        raise CheckpointError(f"{run_dir} was started on other data settings; use another --run name or delete it")
+    return payload
+
+
+def train(config: KwsConfig, run_dir: str | Path, *, progress: bool = True, stop_after: int | None = None) -> TrainResult:
+    """Train (or resume) the configured model into `run_dir`; see the module docstring for the outputs.
+
+    `stop_after` ends this invocation after that many steps (tests use it to simulate an interruption).
+    """
+    from tqdm import tqdm
+
+    from kws.models import build_model
+
+    run_dir = Path(run_dir)
+    config.validate()
+    resume = _check_resume(run_dir, config)  # refuse a foreign run before any work
+    existing = run_dir / "config.toml"
+    if existing.exists() and resume is not None and load_config(existing) != config:
+        raise CheckpointError(f"{existing} differs from this config; use another --run name or delete {run_dir}")
+
+    torch.manual_seed(config.training.seed)
+    labels = config.data.labels()
+    model = build_model(config.model, config.frontend, len(labels))
+    extractor = FeatureExtractor(config)
+    data = prepare_data(config, extractor, progress=progress)  # dataset errors surface before anything is written
+    write_resolved_config(config, run_dir)
+    _write_calibration(run_dir, data.calibration)
+
+    stages = schedule(config)
+    total_steps = stages[-1][0]
+    optimizer = torch.optim.Adam(model.parameters(), lr=stages[0][1])
+    history: list[dict[str, Any]] = []
+    step = 0
+    best = {"step": -1, "val_accuracy": -1.0}
+    if resume is not None:
+        restore_model(resume, model, run_dir / "checkpoints" / "last.pt")
+        optimizer.load_state_dict(resume["optimizer"])
+        torch.set_rng_state(resume["torch_rng"])
+        history = list(resume["history"])
+        best = dict(resume["best"])
+        step = int(resume["step"])
+    start_step = step
+
+    bar = tqdm(total=total_steps, initial=step, desc=f"train {config.model.name}", unit="step",
+               disable=not progress, dynamic_ncols=True)
+    window: list[tuple[float, float]] = []
+    started = time.perf_counter()
+    try:
+        while step < total_steps:
+            if stop_after is not None and step - start_step >= stop_after:
+                break
+            lr = learning_rate_at(step, stages)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            audio, y = data.batches.batch(step)
+            x = extractor(audio)
+            target = torch.as_tensor(y)
+            model.train()
+            logits = model(x)
+            loss = F.cross_entropy(logits, target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            window.append((loss.item(), (logits.argmax(1) == target).float().mean().item()))
+            window = window[-50:]
+            bar.update(1)
+            if step % config.training.eval_every == 0 or step == total_steps:
+                val_acc = evaluate_accuracy(model, data.val_features, data.val_labels)
+                train_loss = float(np.mean([w[0] for w in window]))
+                train_acc = float(np.mean([w[1] for w in window]))
+                history.append({"step": step, "lr": lr, "train_loss": train_loss, "train_accuracy": train_acc,
+                                "val_accuracy": val_acc})
+                if val_acc > best["val_accuracy"]:
+                    best = {"step": step, "val_accuracy": val_acc}
+                    save_checkpoint(run_dir / "checkpoints" / "best.pt", model=model, config=config, step=step)
+                bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}", val=f"{val_acc:.3f}")
+            elif step % 10 == 0:
+                bar.set_postfix(loss=f"{window[-1][0]:.3f}", acc=f"{np.mean([w[1] for w in window]):.3f}")
+            if step % config.training.checkpoint_every == 0 or step == total_steps:
+                _save_last(run_dir, model, optimizer, config, step, history, best)
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - started
+    steps_done = step - start_step
+    if step < total_steps:
+        _save_last(run_dir, model, optimizer, config, step, history, best)
+        return TrainResult(run_dir, best["step"], best["val_accuracy"], float("nan"), start_step)
+    return _finish(config, run_dir, model, data, history, best, start_step, steps_done, elapsed)
+
+
+def _save_last(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: KwsConfig,
+               step: int, history: list[dict[str, Any]], best: dict[str, Any]) -> None:
+    save_checkpoint(run_dir / "checkpoints" / "last.pt", model=model, config=config, step=step, kind="resume",
+                    extra={"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+                           "history": history, "best": best, "training": config_to_dict(config.training),
+                           "data": config_to_dict(config.data)})
+
+
+def _write_calibration(run_dir: Path, calibration: dict[str, Any]) -> None:
+    from kws.fsutil import atomic_write_text
+
+    atomic_write_text(run_dir / "calibration.json", json.dumps(calibration, indent=1))
+
+
+def _finish(config: KwsConfig, run_dir: Path, model: torch.nn.Module, data: PreparedData,
+            history: list[dict[str, Any]], best: dict[str, Any], start_step: int, steps_done: int,
+            elapsed: float) -> TrainResult:
+    import shutil
+
+    from kws.eval.metrics import accuracy, confusion_matrix
+    from kws.fsutil import atomic_path, atomic_write_text
+
+    best_payload = load_checkpoint(run_dir / "checkpoints" / "best.pt", expect=config)
+    restore_model(best_payload, model)
+    predictions = predict(model, data.test_features).numpy()
+    truth = data.test_labels.numpy()
+    test_acc = accuracy(truth, predictions)
+    cm = confusion_matrix(truth, predictions, len(data.labels)) if truth.size else np.zeros((0, 0), np.int64)
+    with atomic_path(run_dir / "model_float.pt") as tmp:
+        shutil.copyfile(run_dir / "checkpoints" / "best.pt", tmp)
+    clips_per_s = steps_done * config.training.batch_size / elapsed if elapsed > 0 and steps_done else float("nan")
+    metrics = {
+        "model": config.model.name,
+        "labels": list(data.labels),
+        "split_sizes": data.counts,
+        "steps": schedule(config)[-1][0],
+        "best_step": best["step"],
+        "best_val_accuracy": best["val_accuracy"],
+        "test_accuracy": test_acc,
+        "test_confusion_matrix": cm.tolist(),
+        "history": history,
+        "throughput_clips_per_s": clips_per_s,
+        "resumed_from_step": start_step,
+        "config": json.loads(json.dumps(config_to_dict(config))),
+    }
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=1, allow_nan=True))
+    from kws.plots import plot_confusion_matrix, plot_training_curves
+
+    plot_training_curves(history, run_dir / "training_curves.png", title=f"{config.model.name} ({run_dir.name})")
+    if truth.size:
+        plot_confusion_matrix(cm, data.labels, run_dir / "confusion_matrix.png",
+                              title=f"test split: accuracy {test_acc:.1%}")
+    return TrainResult(run_dir, best["step"], best["val_accuracy"], test_acc, start_step)
+
+
+__all__ = ["FeatureExtractor", "TrainResult", "evaluate_accuracy", "learning_rate_at", "predict", "schedule", "train"]
