@@ -76,9 +76,9 @@ class FrontendConfig:
     """'logmel' (tiny_conv) or 'mfcc' (DCT-II of the log-mel, for DS-CNN-style models)."""
     n_mfcc: int = 10
     """Number of MFCC coefficients kept when feature_type = 'mfcc'."""
-    mfcc_quant_scale: float = 1.0
+    mfcc_quant_scale: float = 0.55
     """int8 scale of MFCC features (feature_type = 'mfcc')."""
-    mfcc_quant_zero_point: int = 0
+    mfcc_quant_zero_point: int = 31
     """int8 zero point of MFCC features (feature_type = 'mfcc')."""
 
     @property

@@ -1,0 +1,129 @@
+"""Generate the device's frontend header from the config: constants and float32 tables, never typed by hand.
+
+    kws frontend tables --config runs/demo/config.toml --out runs/demo/frontend
+    # or: from kws.frontend_tables import write_c_tables; write_c_tables(cfg, Path("out"))
+
+Writes `kws_frontend_tables.h` (C99, no other includes than <stdint.h>): `#define`s for every
+frontend constant, the spec hash, and `static const` tables: the analysis window with its offset in
+the n_fft frame, the mel filterbank in sparse form, and the DCT matrix for MFCC. The tables are the
+ones kws.frontend uses (`frontend_tables`), printed with 9 significant digits, which round-trips
+every float32 exactly; so the device, the torch frontend and the reference share the same numbers.
+The output is deterministic (no dates), so rebuilding an unchanged config changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from kws.config import FrontendConfig
+from kws.frontend import frontend_tables
+from kws.fsutil import atomic_write_text
+
+HEADER_NAME = "kws_frontend_tables.h"
+
+__all__ = ["HEADER_NAME", "c_float", "render_header", "write_c_tables"]
+
+
+def c_float(value: float) -> str:
+    """A C float literal that reads back as exactly this float32 (e.g. 0.5f, 1.0f, 1e-06f)."""
+    text = f"{float(np.float32(value)):.9g}"
+    if not any(c in text for c in ".enEN"):
+        text += ".0"  # "1f" is not a C literal; "1.0f" is
+    return text + "f"
+
+
+def _c_array(c_type: str, name: str, size: str, values: list[str], per_line: int) -> str:
+    rows = [", ".join(values[i:i + per_line]) for i in range(0, len(values), per_line)]
+    body = ",\n".join(f"    {row}" for row in rows)
+    return f"static const {c_type} {name}[{size}] = {{\n{body}\n}};\n"
+
+
+def _c_row(values: list[str], per_line: int) -> str:
+    rows = [", ".join(values[i:i + per_line]) for i in range(0, len(values), per_line)]
+    return "    {" + ",\n     ".join(rows) + "}"
+
+
+def render_header(cfg: FrontendConfig) -> str:
+    """The text of kws_frontend_tables.h for `cfg` (raises ConfigError for an invalid config)."""
+    tables = frontend_tables(cfg)
+    first, count, offset, weights = tables.mel_sparse()
+    _, mel_bin_stop = tables.mel_bin_range
+    is_mfcc = cfg.feature_type == "mfcc"
+    spec_hash = cfg.spec_hash()
+    defines = [
+        ("KWS_FE_SPEC_HASH", f'"{spec_hash}"', "SHA-256 of the FrontendConfig (the device reports it)"),
+        ("KWS_FE_SAMPLE_RATE", str(cfg.sample_rate), "Hz"),
+        ("KWS_FE_CLIP_SAMPLES", str(cfg.clip_samples), "samples in one clip"),
+        ("KWS_FE_WINDOW_SAMPLES", str(cfg.window_samples), "periodic Hann window length"),
+        ("KWS_FE_WINDOW_OFFSET", str(tables.window_offset), "index of kws_fe_window[0] in the n_fft frame"),
+        ("KWS_FE_STRIDE_SAMPLES", str(cfg.stride_samples), "hop between frames"),
+        ("KWS_FE_FFT_SIZE", str(cfg.n_fft), "frame length and FFT size"),
+        ("KWS_FE_FFT_BINS", str(cfg.n_fft // 2 + 1), "bins of the real FFT"),
+        ("KWS_FE_MEL_BIN_STOP", str(mel_bin_stop), "FFT bins >= this carry no mel weight"),
+        ("KWS_FE_NUM_MELS", str(cfg.n_mels), "mel channels"),
+        ("KWS_FE_MEL_NUM_WEIGHTS", str(weights.size), "length of kws_fe_mel_weights"),
+        ("KWS_FE_FMIN_HZ", c_float(cfg.fmin_hz), "lowest mel edge"),
+        ("KWS_FE_FMAX_HZ", c_float(cfg.fmax_hz), "highest mel edge"),
+        ("KWS_FE_LOG_FLOOR", c_float(cfg.log_floor), "added to mel power before logf"),
+        ("KWS_FE_NUM_MFCC", str(cfg.n_mfcc), "rows of kws_fe_dct"),
+        ("KWS_FE_FEATURE_TYPE_LOGMEL", "0", ""),
+        ("KWS_FE_FEATURE_TYPE_MFCC", "1", ""),
+        ("KWS_FE_FEATURE_TYPE", "KWS_FE_FEATURE_TYPE_MFCC" if is_mfcc else "KWS_FE_FEATURE_TYPE_LOGMEL",
+         f"'{cfg.feature_type}'"),
+        ("KWS_FE_FEATURE_TYPE_NAME", f'"{cfg.feature_type}"', ""),
+        ("KWS_FE_NUM_FRAMES", str(cfg.num_frames), "frames in one clip"),
+        ("KWS_FE_NUM_FEATURES", str(cfg.num_features), "values per frame"),
+        ("KWS_FE_FEATURE_SIZE", str(cfg.num_frames * cfg.num_features), "int8 values per clip (model input)"),
+        ("KWS_FE_QUANT_SCALE", c_float(cfg.input_scale), "int8 scale of the features (= model input scale)"),
+        ("KWS_FE_QUANT_ZERO_POINT", str(cfg.input_zero_point), "int8 zero point (= model input zero point)"),
+        ("KWS_FE_LOGMEL_QUANT_SCALE", c_float(cfg.quant_scale), ""),
+        ("KWS_FE_LOGMEL_QUANT_ZERO_POINT", str(cfg.quant_zero_point), ""),
+        ("KWS_FE_MFCC_QUANT_SCALE", c_float(cfg.mfcc_quant_scale), ""),
+        ("KWS_FE_MFCC_QUANT_ZERO_POINT", str(cfg.mfcc_quant_zero_point), ""),
+    ]
+    width = max(len(name) for name, _, _ in defines)
+    define_lines = []
+    for name, value, comment in defines:
+        line = f"#define {name.ljust(width)} {value}"
+        define_lines.append(f"{line}  /* {comment} */" if comment else line)
+
+    parts = [
+        "/* GENERATED by kws frontend tables — do not edit.\n"
+        " *\n"
+        f" * Regenerate with: kws frontend tables --out <dir>   (spec hash {spec_hash[:16]}...)\n"
+        " * The feature spec (kws/frontend.py, the definition), for frame t of the audio x[] in [-1, 1):\n"
+        " *   frame[n] = x[t * KWS_FE_STRIDE_SAMPLES + n], n = 0 .. KWS_FE_FFT_SIZE - 1 (no centre padding)\n"
+        " *   windowed[n] = frame[n] * kws_fe_window[n - KWS_FE_WINDOW_OFFSET] inside the window, else 0\n"
+        " *   power[k] = |rfft(windowed)[k]|^2 (unscaled), k < KWS_FE_MEL_BIN_STOP is enough\n"
+        " *   mel[m] = sum_{j < kws_fe_mel_num_bins[m]} kws_fe_mel_weights[kws_fe_mel_offset[m] + j]\n"
+        " *                                       * power[kws_fe_mel_first_bin[m] + j]\n"
+        " *   logmel[m] = logf(mel[m] + KWS_FE_LOG_FLOOR)\n"
+        " *   mfcc[c] = sum_m kws_fe_dct[c][m] * logmel[m]   (only when KWS_FE_FEATURE_TYPE is MFCC)\n"
+        " *   q = (int)roundf(value / KWS_FE_QUANT_SCALE) + KWS_FE_QUANT_ZERO_POINT, clamped to [-128, 127]\n"
+        " *       (roundf rounds halves away from zero, as TFLite does)\n"
+        " */\n",
+        "#ifndef KWS_FRONTEND_TABLES_H\n#define KWS_FRONTEND_TABLES_H\n\n#include <stdint.h>\n\n",
+        "\n".join(define_lines) + "\n\n",
+        "/* Periodic Hann window; sample n of the n_fft frame uses kws_fe_window[n - KWS_FE_WINDOW_OFFSET]. */\n",
+        _c_array("float", "kws_fe_window", "KWS_FE_WINDOW_SAMPLES", [c_float(v) for v in tables.window], 6),
+        "\n/* Mel filterbank (HTK mel scale, triangles with peak 1), non-zero span of each channel. */\n",
+        _c_array("uint16_t", "kws_fe_mel_first_bin", "KWS_FE_NUM_MELS", [str(v) for v in first], 12),
+        _c_array("uint16_t", "kws_fe_mel_num_bins", "KWS_FE_NUM_MELS", [str(v) for v in count], 12),
+        _c_array("uint16_t", "kws_fe_mel_offset", "KWS_FE_NUM_MELS", [str(v) for v in offset], 12),
+        _c_array("float", "kws_fe_mel_weights", "KWS_FE_MEL_NUM_WEIGHTS", [c_float(v) for v in weights], 6),
+        "\n/* Orthonormal DCT-II rows (MFCC): mfcc[c] = sum_m kws_fe_dct[c][m] * logmel[m]. */\n",
+        "static const float kws_fe_dct[KWS_FE_NUM_MFCC][KWS_FE_NUM_MELS] = {\n"
+        + ",\n".join(_c_row([c_float(v) for v in row], 6) for row in tables.dct)
+        + "\n};\n",
+        "\n#endif /* KWS_FRONTEND_TABLES_H */\n",
+    ]
+    return "".join(parts)
+
+
+def write_c_tables(cfg: FrontendConfig, out_dir: Path) -> list[Path]:
+    """Write kws_frontend_tables.h into `out_dir` atomically; returns the paths written."""
+    path = Path(out_dir) / HEADER_NAME
+    atomic_write_text(path, render_header(cfg))
+    return [path]
