@@ -136,6 +136,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from kws.compress.quantize import quantize
+
+    config = _config(args)
+    result = quantize(config, Path("runs") / args.run, args.method, progress=not args.quiet)
+    print(f"{result.method}: simulated int8 test accuracy {result.int8_test_accuracy:.2%} "
+          f"(float {result.float_test_accuracy:.2%}); wrote {result.checkpoint}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- models
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -215,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run", default="demo", help="run name: outputs go to runs/<run>/ (default: demo)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_cmd_train)
+
+    quant = commands.add_parser("quantize", help="int8: calibrate (ptq) or quantization-aware fine-tune (qat)")
+    _add_config_options(quant)
+    quant.add_argument("--run", default="demo", help="run name (reads runs/<run>/model_float.pt)")
+    quant.add_argument("--method", choices=("ptq", "qat"), default=None, help="default: quantization.method")
+    quant.add_argument("--quiet", action="store_true", help="no progress bar")
+    quant.set_defaults(handler=_cmd_quantize)
 
     models = commands.add_parser("models", help="parameters, MACs and activation memory per layer of each model")
     _add_config_options(models)

@@ -111,9 +111,10 @@ def fake_quant_activation(x: torch.Tensor, scale: float, zero_point: int) -> tor
 
 
 class RangeObserver(nn.Module):
-    """Moving-average min/max of an activation, like TF's MovingAverageQuantize."""
+    """Min/max of an activation: a moving average (QAT, like TF's MovingAverageQuantize), or the
+    absolute min/max over everything seen (PTQ calibration, like the TFLite converter's calibrator)."""
 
-    def __init__(self, decay: float = 0.99) -> None:
+    def __init__(self, decay: float | None = 0.99) -> None:
         super().__init__()
         self.decay = decay
         self.register_buffer("minimum", torch.tensor(0.0))
@@ -127,6 +128,9 @@ class RangeObserver(nn.Module):
             self.minimum.copy_(lo)
             self.maximum.copy_(hi)
             self.initialised.fill_(True)
+        elif self.decay is None:
+            self.minimum.copy_(torch.minimum(self.minimum, lo))
+            self.maximum.copy_(torch.maximum(self.maximum, hi))
         else:
             self.minimum.mul_(self.decay).add_(lo * (1 - self.decay))
             self.maximum.mul_(self.decay).add_(hi * (1 - self.decay))
@@ -229,6 +233,18 @@ class QatModel(nn.Module):
         ops = QuantOps(self.observers, self.input_scale, self.input_zero_point,
                        observe=self.observe and self.training)
         return self.model(features, ops)
+
+    def use_minmax(self) -> None:
+        """Calibrate with the absolute min/max over all batches (post-training quantization)."""
+        self.observe = True
+        for observer in self.observers.values():
+            observer.decay = None
+
+    def use_moving_average(self, decay: float = 0.99) -> None:
+        """Track ranges with a moving average from here on (quantization-aware training)."""
+        self.observe = True
+        for observer in self.observers.values():
+            observer.decay = decay
 
     def freeze_ranges(self) -> None:
         """Stop updating activation ranges (the last fine-tuning steps and evaluation)."""

@@ -1,0 +1,141 @@
+"""Training on a tiny synthetic set: learns well above chance, resumes after SIGKILL on the same path,
+refuses foreign checkpoints, and the quantize stage simulates int8 close to float."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from kws.checkpoint import CheckpointError, load_checkpoint
+from kws.config import load_config
+
+TINY = [
+    "training.batch_size=32", "training.steps=[120,40]", "training.eval_every=40", "training.checkpoint_every=10",
+    "quantization.calibration_size=40", "quantization.qat_steps=30",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_synth(tmp_path_factory) -> Path:
+    """A small synthetic keyword set (yes/no + a few unknown words), made once per session."""
+    from kws.config import FrontendConfig, SynthConfig
+    from kws.data.synth import synthesize
+
+    out = tmp_path_factory.mktemp("synth") / "set"
+    synthesize(SynthConfig(out_dir=str(out), keywords=("yes", "no"), unknown_words=("up", "down", "left", "right",
+                                                                                      "go", "stop"),
+                           clips_per_keyword=40, clips_per_unknown_word=6, background_seconds=5.0, seed=7),
+               FrontendConfig(), progress=False)
+    return out
+
+
+def _overrides(data_dir: Path, cache: Path) -> list[str]:
+    return TINY + [f"data.data_dir={data_dir}", f"data.cache_dir={cache}"]
+
+
+def test_training_learns_and_writes_every_output(tiny_synth, tmp_path):
+    from kws.train import train
+
+    config = load_config(None, _overrides(tiny_synth, tmp_path / "cache"))
+    result = train(config, tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    for name in ("config.toml", "model_float.pt", "calibration.json", "metrics.json", "training_curves.png",
+                 "confusion_matrix.png", "checkpoints/last.pt"):
+        assert (run / name).exists(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    # 4 labels: guessing the largest class gives well under 50 %; 160 tiny steps already give far more.
+    assert result.best_val_accuracy >= 0.7
+    assert metrics["best_val_accuracy"] == result.best_val_accuracy
+    assert len(metrics["test_confusion_matrix"]) == 4
+    assert load_config(run / "config.toml") == config
+    calibration = json.loads((run / "calibration.json").read_text())
+    assert len(calibration["rows"]) == 40 and calibration["rows"] == sorted(set(calibration["rows"]))
+
+
+def test_resume_after_sigkill_follows_the_uninterrupted_path(tiny_synth, tmp_path):
+    overrides = _overrides(tiny_synth, tmp_path / "cache")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def kws_train(run: str, *extra: str) -> subprocess.Popen:
+        args = [sys.executable, "-m", "kws", "train", "--run", run, "--quiet"]
+        for item in overrides:
+            args += ["--set", item]
+        return subprocess.Popen(args + list(extra), cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    straight = kws_train("straight")
+    assert straight.wait(timeout=300) == 0, straight.stderr.read()
+
+    killed = kws_train("killed")
+    last = tmp_path / "runs" / "killed" / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if last.exists() and load_checkpoint(last)["step"] >= 30:
+            break
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+    step_at_kill = load_checkpoint(last)["step"]
+    assert 30 <= step_at_kill < 160, "the kill must land mid-run"
+    assert not (tmp_path / "runs" / "killed" / "model_float.pt").exists()
+
+    resumed = kws_train("killed")
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    metrics = json.loads((tmp_path / "runs" / "killed" / "metrics.json").read_text())
+    assert metrics["resumed_from_step"] >= step_at_kill
+    a = load_checkpoint(tmp_path / "runs" / "straight" / "model_float.pt")
+    b = load_checkpoint(tmp_path / "runs" / "killed" / "model_float.pt")
+    assert a["step"] == b["step"]
+    for key in a["state_dict"]:
+        assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
+
+
+def test_foreign_checkpoints_and_configs_are_refused(tiny_synth, tmp_path):
+    from kws.train import train
+
+    config = load_config(None, _overrides(tiny_synth, tmp_path / "cache") + ["training.steps=[20]", "training.learning_rates=[1e-3]"])
+    train(config, tmp_path / "run", progress=False)
+    other_labels = load_config(None, _overrides(tiny_synth, tmp_path / "cache") + ["data.wanted_words=['yes']"])
+    with pytest.raises(CheckpointError, match=r"labels \['_silence_', '_unknown_', 'yes', 'no'\].*\['_silence_', "
+                                              r"'_unknown_', 'yes'\]"):
+        load_checkpoint(tmp_path / "run" / "model_float.pt", expect=other_labels)
+    other_model = load_config(None, _overrides(tiny_synth, tmp_path / "cache") + ["model.name=ds_cnn"])
+    with pytest.raises(CheckpointError, match="holds a 'tiny_conv' model but the config asks for 'ds_cnn'"):
+        train(other_model, tmp_path / "run", progress=False)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pt is not a readable PyTorch checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_missing_wanted_word_fails_before_any_output(tiny_synth, tmp_path):
+    from kws.errors import DataError
+    from kws.train import train
+
+    config = load_config(None, _overrides(tiny_synth, tmp_path / "cache") + ["data.wanted_words=['yes','marvin']"])
+    with pytest.raises(DataError, match="marvin"):
+        train(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("method", ["ptq", "qat"])
+def test_quantize_simulates_int8_close_to_float(tiny_synth, tmp_path, method):
+    from kws.compress.quantize import load_quantized, quantize
+    from kws.train import train
+
+    config = load_config(None, _overrides(tiny_synth, tmp_path / "cache"))
+    train(config, tmp_path / "run", progress=False)
+    result = quantize(config, tmp_path / "run", method, progress=False)
+    report = json.loads((tmp_path / "run" / f"quant_{method}.json").read_text())
+    assert report["int8_test_accuracy"] == result.int8_test_accuracy
+    # int8 simulation of a healthy model stays within a few points of float on this tiny test split
+    assert result.int8_test_accuracy >= result.float_test_accuracy - 0.1
+    model = load_quantized(config, result.checkpoint)
+    assert set(model.activation_ranges()) == {"conv", "fc"}
