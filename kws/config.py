@@ -280,6 +280,14 @@ class ModelConfig:
     """Dropout probability during training (TensorFlow's tiny_conv recipe uses keep_prob 0.5)."""
     width: int = 64
     """Channels of DS-CNN blocks (ignored by tiny_conv)."""
+    filters: int = 8
+    """Convolution filters of tiny_conv (ignored by DS-CNN); TensorFlow's tiny_conv has 8. A structurally
+    pruned checkpoint records its smaller count here, in its own `model` settings."""
+
+    def validate(self) -> None:
+        """Raise ConfigError for a network that cannot be built."""
+        if self.filters < 1:
+            raise ConfigError(f"model.filters must be >= 1, got {self.filters}")
 
 
 @dataclass(frozen=True)
@@ -298,6 +306,13 @@ class TrainingConfig:
     """Write a resumable checkpoint every N steps."""
     seed: int = 0
     """Seed for weights, batches and augmentation."""
+    teacher: str = ""
+    """Checkpoint of a teacher model to distil from (e.g. runs/dscnn/model_float.pt); "" = no distillation.
+    It must share this run's labels and frontend spec."""
+    distill_temperature: float = 4.0
+    """Softmax temperature of knowledge distillation (Hinton et al. 2015)."""
+    distill_weight: float = 0.5
+    """Weight of the soft-target loss; the hard-label cross-entropy gets 1 - distill_weight."""
 
     def validate(self) -> None:
         """Raise ConfigError for an unusable schedule."""
@@ -307,6 +322,13 @@ class TrainingConfig:
             raise ConfigError("training.steps and training.learning_rates must be positive")
         if self.batch_size <= 0:
             raise ConfigError(f"training.batch_size must be positive, got {self.batch_size}")
+        for name in ("eval_every", "checkpoint_every"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"training.{name} must be positive, got {getattr(self, name)}")
+        if self.distill_temperature <= 0:
+            raise ConfigError(f"training.distill_temperature must be positive, got {self.distill_temperature}")
+        if not 0 <= self.distill_weight <= 1:
+            raise ConfigError(f"training.distill_weight must be in [0, 1], got {self.distill_weight}")
 
 
 @dataclass(frozen=True)
@@ -342,13 +364,33 @@ class PruningConfig:
     """Fine-tuning steps per round."""
     structured: bool = False
     """Remove whole convolution filters (and the next layer's matching inputs) instead of single weights."""
+    schedule: str = "cubic"
+    """Sparsity after round r of R: 'cubic' (Zhu & Gupta 2017: target * (1 - (1 - r/R)^3), large steps
+    early while the network is most redundant, small ones near the target) or 'linear' (target * r/R).
+    Both reach target_sparsity exactly at the last round."""
+    finetune_learning_rate: float = 1e-4
+    """Adam learning rate of the fine-tuning steps after each round (the training recipe's final rate)."""
+    rewind: str = "none"
+    """'none': fine-tune the surviving trained weights. 'init': lottery-ticket rewinding (Frankle & Carbin
+    2019): after each round's pruning the survivors are reset to their values before training
+    (runs/<run>/checkpoints/init.pt, written by `kws train`) and retrained for finetune_steps, which then
+    needs to be close to the training length."""
 
     def validate(self) -> None:
-        """Raise ConfigError for sparsity outside [0, 1) or no rounds."""
+        """Raise ConfigError for sparsity outside [0, 1), no rounds, or an unknown schedule or rewind."""
         if not 0 <= self.target_sparsity < 1:
-            raise ConfigError(f"pruning.target_sparsity must be in [0, 1), got {self.target_sparsity}")
+            raise ConfigError(f"pruning.target_sparsity must be in [0, 1), got {self.target_sparsity} "
+                              f"(it is the fraction of weights removed: 0.5 removes half)")
         if self.rounds < 1:
             raise ConfigError(f"pruning.rounds must be >= 1, got {self.rounds}")
+        if self.finetune_steps < 0:
+            raise ConfigError(f"pruning.finetune_steps must be >= 0, got {self.finetune_steps}")
+        if not self.finetune_learning_rate > 0:
+            raise ConfigError(f"pruning.finetune_learning_rate must be positive, got {self.finetune_learning_rate}")
+        if self.schedule not in ("cubic", "linear"):
+            raise ConfigError(f"pruning.schedule must be 'cubic' or 'linear', got {self.schedule!r}")
+        if self.rewind not in ("none", "init"):
+            raise ConfigError(f"pruning.rewind must be 'none' or 'init', got {self.rewind!r}")
 
 
 @dataclass(frozen=True)

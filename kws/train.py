@@ -166,6 +166,40 @@ def evaluate_accuracy(model: torch.nn.Module, features: torch.Tensor, labels: to
     return accuracy(labels.numpy(), predict(model, features).numpy())
 
 
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor, temperature: float,
+                      weight: float) -> torch.Tensor:
+    """(1 - weight) * CE(student, labels) + weight * T^2 * KL(teacher_T || student_T).
+
+    The T^2 factor keeps the soft-target gradients on the same scale as the hard ones (Hinton et al.).
+    """
+    hard = F.cross_entropy(student, target)
+    soft = F.kl_div(F.log_softmax(student / temperature, dim=1), F.log_softmax(teacher / temperature, dim=1),
+                    reduction="batchmean", log_target=True)
+    return (1 - weight) * hard + weight * temperature**2 * soft
+
+
+def load_teacher(config: KwsConfig) -> torch.nn.Module:
+    """The frozen teacher of training.teacher, checked against this run's labels and feature spec."""
+    from kws.config import ModelConfig
+    from kws.models import build_model
+
+    path = Path(config.training.teacher)
+    payload = load_checkpoint(path)
+    labels = list(config.data.labels())
+    if payload["labels"] != labels:
+        raise CheckpointError(f"teacher {path} was trained on labels {payload['labels']} but this run has {labels}")
+    if payload["frontend_hash"] != config.frontend.spec_hash():
+        raise CheckpointError(f"teacher {path} was trained with another feature spec; distillation needs the same "
+                              f"[frontend] settings")
+    teacher_cfg = ModelConfig(**payload["model"])
+    teacher = build_model(teacher_cfg, config.frontend, len(labels))
+    restore_model(payload, teacher, path)
+    teacher.eval()
+    for parameter in teacher.parameters():
+        parameter.requires_grad_(False)
+    return teacher
+
+
 def _check_resume(run_dir: Path, config: KwsConfig) -> dict[str, Any] | None:
     last = run_dir / "checkpoints" / "last.pt"
     if not last.exists():
@@ -206,6 +240,7 @@ def train(config: KwsConfig, run_dir: str | Path, *, progress: bool = True, stop
     write_resolved_config(config, run_dir)
     _write_calibration(run_dir, data.calibration)
 
+    teacher = load_teacher(config) if config.training.teacher else None
     stages = schedule(config)
     total_steps = stages[-1][0]
     optimizer = torch.optim.Adam(model.parameters(), lr=stages[0][1])
@@ -219,6 +254,9 @@ def train(config: KwsConfig, run_dir: str | Path, *, progress: bool = True, stop
         history = list(resume["history"])
         best = dict(resume["best"])
         step = int(resume["step"])
+    else:
+        # The weights before any step: lottery-ticket rewinding (kws prune) resets survivors to these.
+        save_checkpoint(run_dir / "checkpoints" / "init.pt", model=model, config=config, step=0, kind="init")
     start_step = step
 
     bar = tqdm(total=total_steps, initial=step, desc=f"train {config.model.name}", unit="step",
@@ -238,6 +276,9 @@ def train(config: KwsConfig, run_dir: str | Path, *, progress: bool = True, stop
             model.train()
             logits = model(x)
             loss = F.cross_entropy(logits, target)
+            if teacher is not None:
+                loss = distillation_loss(logits, teacher(x), target, config.training.distill_temperature,
+                                         config.training.distill_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -324,4 +365,5 @@ def _finish(config: KwsConfig, run_dir: Path, model: torch.nn.Module, data: Prep
     return TrainResult(run_dir, best["step"], best["val_accuracy"], test_acc, start_step)
 
 
-__all__ = ["FeatureExtractor", "TrainResult", "evaluate_accuracy", "learning_rate_at", "predict", "schedule", "train"]
+__all__ = ["FeatureExtractor", "TrainResult", "distillation_loss", "evaluate_accuracy", "learning_rate_at",
+           "load_teacher", "predict", "schedule", "train"]

@@ -139,3 +139,40 @@ def test_quantize_simulates_int8_close_to_float(tiny_synth, tmp_path, method):
     assert result.int8_test_accuracy >= result.float_test_accuracy - 0.1
     model = load_quantized(config, result.checkpoint)
     assert set(model.activation_ranges()) == {"conv", "fc"}
+
+
+def test_distillation_loss_by_hand():
+    from kws.train import distillation_loss
+
+    student = torch.tensor([[2.0, 0.0]])
+    teacher = torch.tensor([[0.0, 2.0]])
+    target = torch.tensor([0])
+    ce = torch.nn.functional.cross_entropy(student, target)
+    # weight 0: plain cross-entropy; a teacher identical to the student adds nothing
+    assert distillation_loss(student, teacher, target, 2.0, 0.0).item() == pytest.approx(ce.item())
+    assert distillation_loss(student, student, target, 2.0, 1.0).item() == pytest.approx(0.0, abs=1e-7)
+    # weight 1, T = 1: KL(p_t || p_s) with p_s = softmax([2, 0]), p_t = softmax([0, 2]) = reversed
+    p = torch.softmax(torch.tensor([2.0, 0.0]), 0)
+    kl = (p.flip(0) * (p.flip(0).log() - p.log())).sum().item()
+    assert distillation_loss(student, teacher, target, 1.0, 1.0).item() == pytest.approx(kl, rel=1e-6)
+    # T^2 scaling: at T = 2 the soft term is 4 x KL of the softened distributions
+    q = torch.softmax(torch.tensor([1.0, 0.0]), 0)
+    kl2 = (q.flip(0) * (q.flip(0).log() - q.log())).sum().item()
+    assert distillation_loss(student, teacher, target, 2.0, 1.0).item() == pytest.approx(4 * kl2, rel=1e-6)
+
+
+def test_distil_a_ds_cnn_teacher_into_tiny_conv(tiny_synth, tmp_path):
+    from kws.train import train
+
+    base = _overrides(tiny_synth, tmp_path / "cache")
+    # A short teacher run: depthwise convolutions are slow on CPU, and any teacher exercises the path.
+    teacher_cfg = load_config(None, base + ["model.name=ds_cnn", "model.width=8", "model.dropout=0.1",
+                                            "training.steps=[40]", "training.learning_rates=[3e-3]"])
+    train(teacher_cfg, tmp_path / "teacher", progress=False)
+    student_cfg = load_config(None, base + [f"training.teacher={tmp_path / 'teacher' / 'model_float.pt'}"])
+    result = train(student_cfg, tmp_path / "student", progress=False)
+    assert result.best_val_accuracy >= 0.5
+    wrong = load_config(None, base + ["data.wanted_words=['yes']",
+                                      f"training.teacher={tmp_path / 'teacher' / 'model_float.pt'}"])
+    with pytest.raises(CheckpointError, match="teacher .* was trained on labels"):
+        train(wrong, tmp_path / "student2", progress=False)
