@@ -18,10 +18,16 @@ RUN_DIR := runs/$(RUN)
 SYNTH_DIR ?= data/synth
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo bench data stats clean distclean help
+QUANT ?= ptq
+# The dataset the run trains on must exist first; for the demo config that is the synthetic set.
+DATA_READY ?= $(SYNTH_DIR)/manifest.json
+
+.PHONY: setup test demo bench data stats train quantize prune models clean distclean help
 
 help:
-	@echo "make demo | make test | make bench | make data | make stats | make clean"
+	@echo "make demo | make test | make bench"
+	@echo "make data | make stats | make train | make quantize [QUANT=ptq|qat] | make prune | make models"
+	@echo "variables: RUN=$(RUN) CONFIG=$(CONFIG) QUANT=$(QUANT) SYNTH_DIR=$(SYNTH_DIR)"
 
 $(STAMP): tools/setup.sh tools/requirements.txt tools/requirements-nodeps.txt tools/constraints.txt pyproject.toml
 	bash tools/setup.sh
@@ -34,6 +40,7 @@ test: setup
 
 bench: setup
 	$(PY) tools/bench_frontend.py
+	$(PY) tools/bench_train.py
 
 # The synthetic dataset is written atomically; its manifest is the last thing to appear.
 $(SYNTH_DIR)/manifest.json: | $(STAMP)
@@ -45,7 +52,24 @@ stats: data
 	$(KWS) data stats --config $(CONFIG) --data $(SYNTH_DIR)
 
 $(RUN_DIR)/config.toml: $(CONFIG) | $(STAMP)
-	$(KWS) config show --config $(CONFIG) --set data.data_dir=$(SYNTH_DIR) --run $(RUN) > /dev/null
+	$(KWS) config show --config $(CONFIG) --run $(RUN) > /dev/null
+
+# Training resumes from runs/<run>/checkpoints/last.pt if it was interrupted.
+$(RUN_DIR)/model_float.pt: $(RUN_DIR)/config.toml $(DATA_READY)
+	$(KWS) train --config $(RUN_DIR)/config.toml --run $(RUN)
+
+$(RUN_DIR)/model_ptq.pt $(RUN_DIR)/model_qat.pt: $(RUN_DIR)/model_%.pt: $(RUN_DIR)/model_float.pt
+	$(KWS) quantize --config $(RUN_DIR)/config.toml --run $(RUN) --method $*
+
+$(RUN_DIR)/model_pruned.pt: $(RUN_DIR)/model_float.pt
+	$(KWS) prune --config $(RUN_DIR)/config.toml --run $(RUN)
+
+train: setup $(RUN_DIR)/model_float.pt
+quantize: setup $(RUN_DIR)/model_$(QUANT).pt
+prune: setup $(RUN_DIR)/model_pruned.pt
+
+models: setup
+	$(KWS) models --config $(CONFIG)
 
 $(RUN_DIR)/frontend/kws_frontend_tables.h: $(RUN_DIR)/config.toml
 	$(KWS) frontend tables --config $(RUN_DIR)/config.toml --out $(RUN_DIR)/frontend
@@ -53,11 +77,13 @@ $(RUN_DIR)/frontend/kws_frontend_tables.h: $(RUN_DIR)/config.toml
 $(RUN_DIR)/features.png: $(RUN_DIR)/config.toml $(SYNTH_DIR)/manifest.json
 	$(KWS) features --config $(RUN_DIR)/config.toml "$$(ls $(SYNTH_DIR)/yes/*.wav | head -n 1)" --png $@
 
-demo: setup $(SYNTH_DIR)/manifest.json $(RUN_DIR)/config.toml $(RUN_DIR)/frontend/kws_frontend_tables.h $(RUN_DIR)/features.png
+demo: setup $(SYNTH_DIR)/manifest.json $(RUN_DIR)/config.toml $(RUN_DIR)/frontend/kws_frontend_tables.h \
+      $(RUN_DIR)/features.png $(RUN_DIR)/model_float.pt $(RUN_DIR)/model_ptq.pt $(RUN_DIR)/model_qat.pt
 	$(KWS) data stats --config $(RUN_DIR)/config.toml
 	@echo
-	@echo "demo: dataset in $(SYNTH_DIR), resolved config, C frontend tables and a feature plot in $(RUN_DIR)/"
-	@echo "demo: next stages (training, export, firmware, on-device evaluation) arrive with their issues."
+	@echo "demo: dataset in $(SYNTH_DIR); config, C frontend tables, feature plot, trained model, training"
+	@echo "demo: curves, confusion matrix and PTQ/QAT int8 simulations in $(RUN_DIR)/"
+	@echo "demo: next stages (export, firmware, on-device evaluation) arrive with their issues."
 
 clean:
 	rm -rf runs build .pytest_cache .benchmarks

@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real Speech Commands audio is, and small seeded helpers.
+"""Shared fixtures: where the real Speech Commands audio is, the tiny synthetic set, and small seeded helpers.
 
 Real audio lives in ../shared/data (or $KWS_SHARED_DATA). In CI (CI=true) it is always present, so a
 missing folder fails the test; on a developer machine without it, the test is skipped and says why.
@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+# Before torch is imported anywhere: passive OpenMP waiting (see kws.cli.main for the measurement).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,3 +50,17 @@ def sc_mini() -> Path:
 def official_lists() -> Path:
     """The official v0.02 testing_list.txt and validation_list.txt."""
     return require_shared("speech_commands_v0.02_lists")
+
+
+@pytest.fixture(scope="session")
+def tiny_synth(tmp_path_factory) -> Path:
+    """A small synthetic keyword set (yes/no + a few unknown words), made once per session (~15 s)."""
+    from kws.config import FrontendConfig, SynthConfig
+    from kws.data.synth import synthesize
+
+    out = tmp_path_factory.mktemp("synth") / "set"
+    synthesize(SynthConfig(out_dir=str(out), keywords=("yes", "no"), unknown_words=("up", "down", "left", "right",
+                                                                                      "go", "stop"),
+                           clips_per_keyword=40, clips_per_unknown_word=6, background_seconds=5.0, seed=7),
+               FrontendConfig(), progress=False)
+    return out
