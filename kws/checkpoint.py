@@ -65,11 +65,15 @@ def load_checkpoint(path: str | os.PathLike[str], *, expect: KwsConfig | None = 
 
 def check_compatible(payload: dict[str, Any], expect: KwsConfig, path: str | os.PathLike[str]) -> None:
     """Raise CheckpointError naming the first difference between a checkpoint and a config."""
+    from kws.config import ModelConfig
+
     wanted_model = config_to_dict(expect.model)
     if payload["model"]["name"] != wanted_model["name"]:
         raise CheckpointError(
             f"{path} holds a {payload['model']['name']!r} model but the config asks for {wanted_model['name']!r}")
-    if payload["model"] != wanted_model:
+    known = {k: v for k, v in payload["model"].items() if k in wanted_model}
+    # Settings added after the checkpoint was written take their defaults, so old checkpoints stay usable.
+    if len(known) != len(payload["model"]) or config_to_dict(ModelConfig(**known)) != wanted_model:
         raise CheckpointError(f"{path} was built with model settings {payload['model']} "
                               f"but the config has {wanted_model}")
     labels = list(expect.data.labels())
@@ -80,6 +84,29 @@ def check_compatible(payload: dict[str, Any], expect: KwsConfig, path: str | os.
         raise CheckpointError(f"{path} was trained with another feature spec (frontend hash "
                               f"{payload['frontend_hash'][:12]} vs {expect.frontend.spec_hash()[:12]}); "
                               f"the [frontend] section of the config differs")
+
+
+def load_checkpoint_model(path: str | os.PathLike[str], *, expect: KwsConfig) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """(model, payload): the network built from the checkpoint's OWN model settings, weights restored.
+
+    For checkpoints whose architecture legitimately differs from the run config, such as a structurally
+    pruned tiny_conv with fewer filters (model_pruned.pt). Labels and the frontend hash are still checked
+    against `expect`, with load_checkpoint's messages.
+    """
+    from kws.config import ModelConfig, replace
+    from kws.models import build_model
+
+    payload = load_checkpoint(path)
+    try:
+        model_config = ModelConfig(**payload["model"])
+    except TypeError as exc:  # a key this version does not know: name it instead of a bare TypeError
+        raise CheckpointError(f"{path} has model settings {payload['model']} that this version cannot build "
+                              f"({exc})") from None
+    # Compare against the checkpoint's own (defaults-filled) model settings: only labels and frontend can differ.
+    check_compatible({**payload, "model": config_to_dict(model_config)}, replace(expect, model=model_config), path)
+    model = build_model(model_config, expect.frontend, len(expect.data.labels()))
+    restore_model(payload, model, path)
+    return model, payload
 
 
 def restore_model(payload: dict[str, Any], model: torch.nn.Module, path: str | os.PathLike[str] = "checkpoint") -> None:

@@ -64,3 +64,44 @@ def tiny_synth(tmp_path_factory) -> Path:
                            clips_per_keyword=40, clips_per_unknown_word=6, background_seconds=5.0, seed=7),
                FrontendConfig(), progress=False)
     return out
+
+
+# ------------------------------------------------------------------------------ host C builds (firmware/core)
+
+def fail_or_skip(message: str) -> None:
+    """A missing tool: fails in CI (CI=true), where it must exist; skips elsewhere, saying why."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (CI must have it)")
+    pytest.skip(message)
+
+
+# Sanitizer findings must fail the run: abort with a non-zero exit on the first report.
+SANITIZER_ENV = {"ASAN_OPTIONS": "halt_on_error=1:abort_on_error=0:detect_leaks=1",
+                 "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+
+
+@pytest.fixture(scope="session")
+def c_build(tmp_path_factory):
+    """Build a host driver of firmware/host/tests against the core, once per session and config:
+
+        exe = c_build("frontend_dump", FrontendConfig(feature_type="mfcc"), sanitize=True)
+
+    sanitize=True needs ASan/UBSan (missing: fail in CI, skip elsewhere); "auto" uses them when present.
+    No C compiler: fail in CI, skip elsewhere.
+    """
+    from kws.config import FrontendConfig
+    from kws.device.cbuild import CBuildError, build_program, compiler, sanitizer_support
+
+    try:
+        cc = compiler()
+    except CBuildError as exc:
+        fail_or_skip(str(exc))
+    build_dir = tmp_path_factory.mktemp("cbuild")
+
+    def build(driver: str, cfg=None, sanitize=True) -> Path:
+        ok, reason = sanitizer_support(cc)
+        if sanitize is True and not ok:
+            fail_or_skip(f"sanitizers unavailable: {reason}")
+        return build_program(driver, cfg or FrontendConfig(), build_dir, sanitize=bool(sanitize) and ok)
+
+    return build

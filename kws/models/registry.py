@@ -31,7 +31,8 @@ class ModelSpec:
 def _tiny_conv(model: ModelConfig, frontend: FrontendConfig, num_labels: int) -> nn.Module:
     from kws.models.tiny_conv import TinyConv
 
-    return TinyConv(frontend.num_frames, frontend.num_features, num_labels, dropout=model.dropout)
+    return TinyConv(frontend.num_frames, frontend.num_features, num_labels, dropout=model.dropout,
+                    filters=model.filters)
 
 
 def _ds_cnn(model: ModelConfig, frontend: FrontendConfig, num_labels: int) -> nn.Module:
