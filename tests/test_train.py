@@ -23,20 +23,6 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="session")
-def tiny_synth(tmp_path_factory) -> Path:
-    """A small synthetic keyword set (yes/no + a few unknown words), made once per session."""
-    from kws.config import FrontendConfig, SynthConfig
-    from kws.data.synth import synthesize
-
-    out = tmp_path_factory.mktemp("synth") / "set"
-    synthesize(SynthConfig(out_dir=str(out), keywords=("yes", "no"), unknown_words=("up", "down", "left", "right",
-                                                                                      "go", "stop"),
-                           clips_per_keyword=40, clips_per_unknown_word=6, background_seconds=5.0, seed=7),
-               FrontendConfig(), progress=False)
-    return out
-
-
 def _overrides(data_dir: Path, cache: Path) -> list[str]:
     return TINY + [f"data.data_dir={data_dir}", f"data.cache_dir={cache}"]
 
