@@ -1,0 +1,157 @@
+/* The application: frontend -> feature ring -> model -> recognizer, driven by live audio or by the
+ * host over the serial protocol. The only file a board calls into.
+ *
+ *     static kws_app app;                  // ~20 KB; static, never on the stack
+ *     static const kws_hal hal = {...};    // the board's hooks (kws_hal.h)
+ *     static const kws_build_info info = KWS_BUILD_INFO_FROM_SETTINGS("0.1.0", "tflm");
+ *     kws_app_init(&app, &hal, &info);     // prints the "KWS ready ..." line
+ *     for (;;) kws_app_poll(&app);         // serial in, live audio in, LED timeout
+ *
+ * Text mode (after init): detections are printed as
+ *     DETECT <label> score=<0..255> t_ms=<stream time in ms>
+ * and the typed lines "info", "help" and "reset" are answered in text. A HELLO frame switches to
+ * binary mode (kws_protocol.h); BYE switches back.
+ *
+ * Pipeline rules:
+ * - Audio (live, or AUDIO frames) goes through the streaming frontend; each new feature frame (or
+ *   each frame of a FEATURES message) is pushed into the ring.
+ * - The model runs the first time the ring holds KWS_FE_NUM_FRAMES frames, then every infer_every
+ *   new frames. So a one-second clip fed after RESET gives exactly one inference, on exactly the
+ *   features kws.frontend.reference_features_int8 computes for it.
+ * - Stream time (the recognizer's clock, SCORES/DETECTION time_us, DETECT t_ms) is audio time:
+ *   start time (RESET) + samples up to the end of the newest frame, (frames-1)*stride + n_fft.
+ * - Binary mode ignores the microphone unless KWS_FLAG_LIVE_AUDIO is set; then AUDIO frames are
+ *   refused (two sources would interleave).
+ * Single-threaded: call every kws_app_* function from one context (not from an ISR).
+ */
+#ifndef KWS_APP_H
+#define KWS_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kws_features.h"
+#include "kws_frontend.h"
+#include "kws_hal.h"
+#include "kws_model.h"
+#include "kws_protocol.h"
+#include "kws_recognizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KWS_APP_MODE_TEXT 0
+#define KWS_APP_MODE_BINARY 1
+
+/* Samples decoded / read per step: small enough for the stack of any board. */
+#define KWS_APP_AUDIO_CHUNK 160
+/* Longest typed command line in text mode. */
+#define KWS_APP_LINE_MAX 32
+/* A partial frame is abandoned (and rescanned) after this long without a byte: 100 ms is far longer
+ * than any gap inside a frame on USB CDC, a UART or a pty, and short next to a host's resend time. */
+#define KWS_APP_RX_TIMEOUT_US 100000u
+/* How long the LED stays on after a detection. */
+#define KWS_APP_LED_US 500000u
+
+/* Who the firmware is. The strings and labels must outlive the app (string literals, generated
+ * consts). Until the export stage generates kws_settings.h a host build fills this by hand. */
+typedef struct kws_build_info {
+    const char *firmware_version;        /* e.g. "0.1.0" */
+    const char *board;                   /* e.g. "nano33ble", "host" */
+    kws_model_info model;
+    kws_recognizer_config recognizer;    /* defaults; SET_PARAMS changes them at run time */
+    uint8_t infer_every;                 /* run the model every N new frames; 0 means 1 */
+} kws_build_info;
+
+/* A kws_build_info initialiser from the generated kws_settings.h (export stage); include
+ * kws_settings.h before using it. */
+#define KWS_BUILD_INFO_FROM_SETTINGS(firmware_version, backend)                                          \
+    {(firmware_version), KWS_BOARD_NAME,                                                                 \
+     {(backend), KWS_SETTINGS_MODEL_SHA256, kws_labels, KWS_NUM_LABELS, KWS_TENSOR_ARENA_SIZE,           \
+      KWS_MODEL_OUTPUT_SCALE, KWS_MODEL_OUTPUT_ZERO_POINT},                                              \
+     {KWS_AVERAGE_WINDOW_MS, KWS_SUPPRESSION_MS, KWS_MINIMUM_COUNT, KWS_DETECTION_THRESHOLD}, 1}
+
+typedef struct kws_app_stats {
+    uint32_t inferences;      /* model invocations since RESET */
+    uint32_t detections;      /* since RESET */
+    uint32_t model_errors;    /* failed invocations since RESET */
+    uint32_t samples;         /* audio samples accepted since RESET (wraps) */
+    uint32_t frames;          /* feature frames since RESET */
+    kws_proto_stats link;     /* receiver statistics since init */
+} kws_app_stats;
+
+/* Everything the app owns, in one struct, so a board decides where it lives. Treat as opaque. */
+typedef struct kws_app {
+    kws_hal hal;
+    kws_build_info info;
+    int ready;
+    uint8_t mode;
+    uint16_t tx_seq;
+    kws_msg_params params;
+    kws_proto_parser parser;
+    kws_frontend frontend;
+    kws_features ring;
+    kws_recognizer recognizer;
+    uint8_t is_keyword[KWS_MAX_LABELS];
+    int8_t model_input[KWS_FE_FEATURE_SIZE];
+    int8_t scores[KWS_MAX_LABELS];
+    int8_t frame[KWS_FE_NUM_FEATURES];
+    int16_t pcm[KWS_APP_AUDIO_CHUNK];
+    uint8_t tx[KWS_PROTO_MAX_FRAME];
+    uint64_t start_us;            /* stream time of sample 0 (RESET) */
+    uint32_t frames_since_infer;
+    uint32_t frontend_us;         /* frontend time since the previous inference */
+    uint16_t frontend_frames;     /* frames that time covered */
+    uint32_t model_fail_run;      /* consecutive failed invocations (error reports are thinned) */
+    uint16_t last_data_seq;
+    uint8_t have_last_data_seq;
+    uint8_t led_on;
+    uint32_t led_since_us;
+    uint32_t last_rx_us;          /* when serial bytes last arrived (inter-byte timeout) */
+    char line[KWS_APP_LINE_MAX];
+    uint8_t line_len;
+    uint8_t line_overflow;
+    char text[96];                /* outgoing text line, flushed when full */
+    uint8_t text_len;
+    kws_app_stats stats;
+} kws_app;
+
+/* sizeof(kws_app), for hosts that allocate it from another language (ctypes). */
+size_t kws_app_sizeof(void);
+
+/* Copies hal and info, resets everything, starts in text mode and prints the ready line.
+ * Returns 0, or -1 when hal or info cannot work (no serial_write/model_invoke, 0 or more than
+ * KWS_MAX_LABELS labels, a bad recognizer config, an INFO that does not fit a frame); the reason
+ * is printed if serial_write exists, and the app then ignores every call. */
+int kws_app_init(kws_app *app, const kws_hal *hal, const kws_build_info *info);
+
+/* One turn of the main loop: reads what serial_read and audio_read have, processes it, abandons a
+ * partial frame after KWS_APP_RX_TIMEOUT_US of silence, turns the LED off when its time is up.
+ * Never blocks. */
+void kws_app_poll(kws_app *app);
+
+/* Bytes received from the host, for boards that push serial input instead of polling. */
+void kws_app_receive(kws_app *app, const uint8_t *data, size_t len);
+
+/* Live audio, for boards that push samples instead of polling audio_read. Ignored in binary mode
+ * unless KWS_FLAG_LIVE_AUDIO is set. */
+void kws_app_audio(kws_app *app, const int16_t *pcm, size_t n);
+
+/* A log line: a LOG frame in binary mode, "LOG <text>" in text mode. */
+void kws_app_log(kws_app *app, uint8_t level, const char *text);
+
+/* Clears frontend, ring, recognizer history, counters and the duplicate check (like RESET). */
+void kws_app_reset(kws_app *app, uint32_t start_us);
+
+/* KWS_APP_MODE_TEXT or KWS_APP_MODE_BINARY. */
+int kws_app_mode(const kws_app *app);
+
+/* Counters since RESET (link statistics since init). */
+kws_app_stats kws_app_get_stats(const kws_app *app);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KWS_APP_H */

@@ -1,0 +1,584 @@
+"""The serial protocol from both ends: constants (header vs Python), Python -> C -> Python round trips
+of every message, the C parser against the Python decoder on garbage, the board's conversation
+(handshake, feeds, ACK/NAK, duplicates, errors, text mode), the ctypes seam, and a sanitizer-built fuzz
+run of the parser, codec and app.
+
+    .venv/bin/python -m pytest tests/test_protocol.py -q
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SANITIZER_ENV
+from kws.config import FrontendConfig
+from kws.device import protocol as P
+from kws.device.cbuild import CORE_DIR
+
+HEADER = CORE_DIR / "kws_protocol.h"
+
+
+def run(exe: Path, *args: object, stdin: bytes = b"", check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(exe), *map(str, args)], input=stdin, capture_output=True,
+                            env={**os.environ, **SANITIZER_ENV}, timeout=120)
+    if check:
+        assert result.returncode == 0, f"{exe.name} exited {result.returncode}: {result.stderr.decode()[-3000:]}"
+    return result
+
+
+# ------------------------------------------------------------------------------------ the constants
+
+def _evaluate(expression: str, known: dict[str, int]) -> int:
+    """A C constant expression of ints, names, +, | and parentheses, without eval."""
+    def walk(node: ast.AST) -> int:
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, ast.Name):
+            return known[node.id]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.BitOr)):
+            left, right = walk(node.left), walk(node.right)
+            return left + right if isinstance(node.op, ast.Add) else left | right
+        raise ValueError(f"unsupported expression {expression!r}")
+    return walk(ast.parse(expression, mode="eval"))
+
+
+def header_defines() -> dict[str, int]:
+    known: dict[str, int] = {}
+    for line in HEADER.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"#define\s+(KWS_\w+)\s+(.+?)\s*(/\*.*)?$", line)
+        if match and not match.group(1).endswith("_H"):
+            known[match.group(1)] = _evaluate(match.group(2).rstrip("u"), known)
+    return known
+
+
+def test_header_and_python_constants_are_the_same_spec():
+    header, python = header_defines(), P.header_constants()
+    assert set(header) == set(python), (f"only in the header: {sorted(set(header) - set(python))}; "
+                                        f"only in Python: {sorted(set(python) - set(header))}")
+    assert {k: v for k, v in header.items() if python[k] != v} == {}
+    assert P.crc32(b"123456789") == 0xCBF43926  # the CRC-32 check value named in the header
+
+
+def test_the_header_documents_every_message_type():
+    text = HEADER.read_text(encoding="utf-8")
+    for member in P.MsgType:
+        assert re.search(rf"\*\s+{member.name}\s+0x{member.value:02X}\b", text), f"{member.name} not in the table"
+
+
+# Golden frames, also printed in firmware/core/README.md: bytes a C or Python implementation must produce.
+GOLDEN = [
+    (P.Hello(), 0, "A5 5A 01 00 00 02 00 2F 01 00 0B BC 42 F9"),
+    (P.Reset(), 1, "A5 5A 02 01 00 00 00 18 4E B1 06 D2"),
+    (P.Audio.from_samples(np.array([0, 1, -1, 32767], np.int16)), 2,
+     "A5 5A 04 02 00 08 00 5E 00 00 01 00 FF FF FF 7F 50 48 47 50"),
+    (P.Ack(2, P.MsgType.AUDIO, P.AckStatus.OK, 4), 1, "A5 5A 82 01 00 08 00 82 02 00 04 00 04 00 00 00 BD 90 86 CA"),
+    (P.Nak(2, P.MsgType.AUDIO, P.ErrorCode.BAD_CRC), 1, "A5 5A 83 01 00 04 00 3E 02 00 04 01 DA D1 FF AA"),
+    (P.Detection(12, 1_240_000, 2, 231, "yes"), 4,
+     "A5 5A 86 04 00 0E 00 F6 0C 00 00 00 C0 EB 12 00 02 E7 03 79 65 73 98 02 F2 B9"),
+]
+
+
+def test_golden_frames_in_python_and_in_the_readme():
+    readme = (CORE_DIR / "README.md").read_text(encoding="utf-8")
+    for message, seq, hex_bytes in GOLDEN:
+        assert P.encode_message(message, seq) == bytes.fromhex(hex_bytes)
+        assert hex_bytes in readme
+
+
+# ------------------------------------------------------------------------------- Python round trips
+
+def every_message() -> list[P.Message]:
+    """At least one message of every type, with edge values."""
+    rng = np.random.default_rng(3)
+    labels = tuple(f"word{i}" for i in range(P.MAX_LABELS - 2)) + ("_silence_", "ü")
+    return [
+        P.Hello(), P.Hello(version=0xFFFF),
+        P.Reset(), P.Reset(stream_time_us=0xFFFFFFFF),
+        P.SetParams(), P.SetParams(P.Params(600_000, 0, 64, 255, 255, int(P.Flag.LIVE_AUDIO))),
+        P.Audio(), P.Audio.from_samples(np.array([-32768, -1, 0, 1, 32767], dtype=np.int16)),
+        P.Audio.from_samples(rng.integers(-32768, 32768, P.MAX_PAYLOAD // 2).astype(np.int16)),
+        P.Features(), P.Features.from_array(rng.integers(-128, 128, (49, 40)).astype(np.int8)),
+        P.Bye(),
+        P.Info(), P.Info(arena_bytes=0xFFFFFFFF, input_scale=0.5, input_zero_point=-128, output_scale=2.0 ** -8,
+                         output_zero_point=127, firmware_version="0.1.0", board="nano33ble", backend="tflm",
+                         model_sha256="ab" * 32, frontend_hash="cd" * 32, feature_type="mfcc", labels=labels),
+        P.Ack(), P.Ack(0xFFFF, 0x05, P.AckStatus.DUPLICATE, 0xFFFFFFFF),
+        P.Nak(), P.Nak(12, 0x04, P.ErrorCode.BAD_CRC),
+        P.Scores(), P.Scores(7, 0xFFFFFFFF, 0.00390625, -128, (-128, 127, 0, -1)),
+        P.Timing(), P.Timing(1, 2, 3, 0xFFFF),
+        P.Detection(), P.Detection(99, 123456, 3, 255, "no"),
+        P.Log(), P.Log(P.LogLevel.WARNING, "arena: 10 KB ✓"),
+        P.Error(), P.Error(P.ErrorCode.MODEL, "model invoke failed, code 3"),
+    ]
+
+
+def test_every_message_type_is_covered():
+    assert {m.TYPE for m in every_message()} == set(P.MsgType)
+
+
+def test_python_round_trip_of_every_message():
+    counter = P.SequenceCounter(0xFFF0)  # the seq wraps inside the stream
+    wire = P.encode_messages(every_message(), counter)
+    events = P.FrameDecoder().feed(wire)
+    assert all(isinstance(e, P.Frame) for e in events)
+    assert [P.decode_message(e) for e in events] == every_message()
+    assert [e.seq for e in events][15:18] == [0xFFFF, 0, 1]
+
+
+@pytest.mark.parametrize("message_type, payload, match", [
+    (P.MsgType.HELLO, b"\x01", "too short"),
+    (P.MsgType.HELLO, b"\x01\x00\x00", "trailing"),
+    (P.MsgType.RESET, b"\x00\x00", "0 or 4"),
+    (P.MsgType.AUDIO, b"\x00\x00\x00", "whole int16"),
+    (P.MsgType.BYE, b"\x00", "empty"),
+    (P.MsgType.SCORES, struct.pack("<IIfbB", 0, 0, 1.0, 0, 3) + b"\x00", "too short"),
+    (P.MsgType.INFO, b"", "too short"),
+    (0x42, b"", "unknown message type"),
+])
+def test_malformed_payloads_are_protocol_errors(message_type, payload, match):
+    with pytest.raises(P.ProtocolError, match=match):
+        P.decode_message(P.Frame(message_type, 0, payload))
+
+
+def test_encoding_refuses_what_the_wire_cannot_carry():
+    with pytest.raises(P.ProtocolError, match="exceeds"):
+        P.encode_frame(P.MsgType.AUDIO, 0, bytes(P.MAX_PAYLOAD + 2))
+    with pytest.raises(P.ProtocolError, match="255"):
+        P.encode_message(P.Detection(name="x" * 256), 0)
+    with pytest.raises(P.ProtocolError, match="labels"):
+        P.encode_message(P.Info(labels=("a",) * 65), 0)
+    with pytest.raises(P.ProtocolError, match="int16"):
+        P.Audio.from_samples(np.zeros(4, dtype=np.float32))
+
+
+def test_decoder_finds_frames_split_anywhere_and_hidden_in_garbage():
+    rng = np.random.default_rng(9)
+    frames = [P.encode_message(m, i) for i, m in enumerate(every_message())]
+    garbage = [bytes(rng.integers(0, 256, rng.integers(0, 40)).astype(np.uint8)) + b"\xa5\x5a\xa5" for _ in frames]
+    stream = b"".join(g + f for g, f in zip(garbage, frames))
+    decoder = P.FrameDecoder()
+    events = []
+    position = 0
+    while position < len(stream):  # slices of 1..300 bytes
+        step = int(rng.integers(1, 300))
+        events += decoder.feed(stream[position:position + step])
+        position += step
+    found = [P.decode_message(e) for e in events if isinstance(e, P.Frame)]
+    assert found == every_message()
+    text = b"".join(e.data for e in events if isinstance(e, P.Text))
+    assert text == b"".join(garbage)  # every non-frame byte comes out as text, in order
+
+
+def test_a_false_header_does_not_swallow_the_next_frame():
+    # A header with a valid check byte announcing 2,000 bytes, then a real frame at once.
+    false = P.encode_frame(P.MsgType.AUDIO, 5, bytes(2000))[:P.HEADER_SIZE]
+    real = P.encode_message(P.Hello(), 6)
+    decoder = P.FrameDecoder()
+    assert decoder.feed(false + real) == []          # held: it may still be a frame
+    events = decoder.expire()                        # the line went quiet: give up on it
+    assert events[0] == P.Text(false) and P.Frame(P.MsgType.HELLO, 6, P.Hello().payload()) in events
+    # Without expiry the real frame is found once enough bytes arrive to fail the false candidate.
+    decoder = P.FrameDecoder()
+    events = decoder.feed(false + real + bytes(2100))
+    assert [e for e in events if isinstance(e, P.BadFrame)] == [P.BadFrame("bad_crc", P.MsgType.AUDIO, 5, 2000)]
+    assert P.Frame(P.MsgType.HELLO, 6, P.Hello().payload()) in events
+
+
+# ---------------------------------------------------------------------------- Python -> C -> Python
+
+@pytest.fixture(scope="module")
+def roundtrip_exe(c_build) -> Path:
+    return c_build("protocol_roundtrip", sanitize="auto")
+
+
+def test_golden_frames_in_c(roundtrip_exe):
+    wire = b"".join(bytes.fromhex(h) for _, _, h in GOLDEN)
+    assert run(roundtrip_exe, stdin=wire).stdout == wire  # the C encoder writes the same bytes
+
+
+def test_python_to_c_to_python_round_trip_of_every_message(roundtrip_exe):
+    messages = every_message()
+    wire = P.encode_messages(messages, P.SequenceCounter(100))
+    out = run(roundtrip_exe, stdin=wire)
+    assert out.stdout == wire  # the C codec re-encodes every layout byte for byte
+    events = P.FrameDecoder().feed(out.stdout)
+    assert [P.decode_message(e) for e in events] == messages
+    assert [e.seq for e in events] == list(range(100, 100 + len(messages)))
+    assert out.stderr.decode().startswith(f"frames={len(messages)} bad_crc=0 bad_header=0 too_large=0 text_bytes=0")
+
+
+def expected_roundtrip_output(stream: bytes) -> bytes:
+    """What protocol_roundtrip must write, computed with the Python decoder: text as is, NAK for bad
+    candidates, the frame itself when its layout decodes, ERROR(code) when it does not."""
+    out = []
+    for event in P.FrameDecoder().feed(stream):
+        if isinstance(event, P.Text):
+            out.append(event.data)
+        elif isinstance(event, P.BadFrame):
+            code = P.ErrorCode.BAD_CRC if event.kind == "bad_crc" else P.ErrorCode.TOO_LARGE
+            out.append(P.encode_message(P.Nak(event.seq, event.type, code), event.seq))
+        else:
+            try:
+                P.decode_message(event)
+                out.append(P.encode_frame(event.type, event.seq, event.payload))
+            except P.ProtocolError:
+                code = P.ErrorCode.UNKNOWN_TYPE if event.type not in P.MESSAGE_CLASSES else P.ErrorCode.BAD_PAYLOAD
+                out.append(P.encode_message(P.Error(code, "decode failed"), event.seq))
+    return b"".join(out)
+
+
+def hostile_stream(seed: int, count: int) -> bytes:
+    """Valid frames, random-payload frames of random types, truncated and bad-CRC frames, false
+    headers, lone sync bytes and random garbage, shuffled together."""
+    rng = np.random.default_rng(seed)
+    valid = every_message()
+    parts = []
+    for i in range(count):
+        kind = rng.integers(0, 8)
+        frame = P.encode_message(valid[rng.integers(0, len(valid))], i)
+        if kind == 0:
+            parts.append(frame)
+        elif kind == 1:  # random type and payload, correct framing
+            payload = bytes(rng.integers(0, 256, rng.integers(0, 64)).astype(np.uint8))
+            parts.append(P.encode_frame(int(rng.integers(0, 256)), i, payload))
+        elif kind == 2:  # truncated
+            parts.append(frame[:rng.integers(1, len(frame))])
+        elif kind == 3:  # one flipped bit anywhere
+            b = bytearray(frame)
+            b[rng.integers(0, len(b))] ^= 1 << int(rng.integers(0, 8))
+            parts.append(bytes(b))
+        elif kind == 4:  # false header announcing too much or a bit
+            length = int(rng.choice([P.MAX_PAYLOAD + 1, 0xFFFF, int(rng.integers(0, 50))]))
+            header = struct.pack("<BHH", int(rng.integers(0, 256)), i, length)
+            parts.append(P.SYNC + header + bytes([P.crc32(header) & 0xFF]))
+        elif kind == 5:
+            parts.append(bytes(rng.choice([0xA5, 0x5A, 0x00, 0x0A], rng.integers(1, 6)).astype(np.uint8)))
+        else:
+            parts.append(bytes(rng.integers(0, 256, rng.integers(0, 80)).astype(np.uint8)))
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_c_parser_and_python_decoder_agree_byte_for_byte_on_hostile_streams(seed, roundtrip_exe):
+    stream = hostile_stream(seed, 600)
+    out = run(roundtrip_exe, stdin=stream)
+    assert out.stdout == expected_roundtrip_output(stream)
+    stats = dict(kv.split("=") for kv in out.stderr.decode().split())
+    decoder = P.FrameDecoder()
+    decoder.feed(stream)
+    assert {k: int(v) for k, v in stats.items()} == vars(decoder.stats)
+    assert decoder.stats.frames > 100 and decoder.stats.bad_crc > 20 and decoder.stats.too_large > 5
+
+
+# --------------------------------------------------------------------------------- the board (app)
+
+@pytest.fixture(scope="module")
+def app_exe(c_build) -> Path:
+    return c_build("app_pipe", sanitize="auto")
+
+
+def converse(app_exe: Path, wire: bytes, *args: object) -> tuple[list, str]:
+    result = run(app_exe, *args, stdin=wire)
+    return P.decode_stream(result.stdout), result.stderr.decode()
+
+
+def frames_of(events: list) -> list[P.Message]:
+    return [e for e in events if isinstance(e, P.Message)]
+
+
+def text_of(events: list) -> str:
+    return b"".join(e.data for e in events if isinstance(e, P.Text)).decode("ascii")
+
+
+def test_boot_text_then_handshake_then_info(app_exe):
+    events, stats = converse(app_exe, P.encode_messages([P.Hello()]))
+    assert text_of(events) == "KWS ready firmware=0.1.0-host board=host-test protocol=1 model=0000000000000000 " \
+                              "labels=_silence_,_unknown_,yes,no\r\n"
+    (info,) = frames_of(events)
+    cfg = FrontendConfig()
+    assert info == P.Info(protocol_version=1, max_payload=2048, arena_bytes=10240, sample_rate=16000,
+                          stride_samples=320, num_frames=49, num_features=40, input_scale=float(np.float32(0.1)),
+                          input_zero_point=10, output_scale=0.00390625, output_zero_point=-128,
+                          params=P.Params(1000, 1500, 3, 200, 1, int(P.FLAG_DEFAULT)),
+                          firmware_version="0.1.0-host", board="host-test", backend="fake",
+                          model_sha256="0" * 64, frontend_hash=cfg.spec_hash(), feature_type="logmel",
+                          labels=("_silence_", "_unknown_", "yes", "no"))
+    assert "mode=1" in stats
+
+
+def test_audio_feed_gives_scores_timing_and_ack_in_order(app_exe, tmp_path):
+    rng = np.random.default_rng(0)
+    audio = rng.integers(-8000, 8000, 16000).astype(np.int16)
+    chunks = [P.Audio.from_samples(audio[i:i + 1000]) for i in range(0, 16000, 1000)]
+    counter = P.SequenceCounter()
+    wire = P.encode_messages([P.Hello(), P.Reset(), *chunks], counter)
+    events, _ = converse(app_exe, wire, "--dump-input", tmp_path / "in.i8")
+    messages = frames_of(events)
+    assert isinstance(messages[0], P.Info) and messages[1] == P.Ack(1, P.MsgType.RESET, 0, 0)
+    acks = [m for m in messages if isinstance(m, P.Ack)][1:]
+    assert [(a.acked_seq, a.acked_type, a.status, a.count) for a in acks] == [
+        (2 + i, P.MsgType.AUDIO, P.AckStatus.OK, 1000 * (i + 1)) for i in range(16)]
+    # One second after RESET = exactly one inference, on the last chunk, before that chunk's ACK.
+    scores = [m for m in messages if isinstance(m, P.Scores)]
+    timing = [m for m in messages if isinstance(m, P.Timing)]
+    assert len(scores) == len(timing) == 1
+    assert messages[-3:] == [scores[0], timing[0], acks[-1]]
+    assert scores[0].inference == 0 and scores[0].time_us == (48 * 320 + 512) * 1_000_000 // 16000
+    assert (scores[0].scale, scores[0].zero_point) == (0.00390625, -128)
+    model_input = np.fromfile(tmp_path / "in.i8", dtype=np.int8).reshape(49, 40)
+    assert scores[0].scores == tuple(int(v) for v in model_input[-1, :4])  # the echo model
+    assert timing[0].frames == 49 and timing[0].invoke_us > 0 and timing[0].frontend_us > 0
+    # The board numbers its own frames 0, 1, 2, ... without gaps.
+    assert [e.seq for e in P.FrameDecoder().feed(run(app_exe, stdin=wire).stdout) if isinstance(e, P.Frame)] == \
+        list(range(len(messages)))
+
+
+def test_resent_chunk_is_acked_as_duplicate_not_processed_twice(app_exe):
+    chunk = P.Audio.from_samples(np.ones(500, dtype=np.int16))
+    wire = (P.encode_message(P.Hello(), 0) + P.encode_message(chunk, 1) + P.encode_message(chunk, 1)
+            + P.encode_message(chunk, 2))
+    acks = [m for m in frames_of(converse(app_exe, wire)[0]) if isinstance(m, P.Ack)]
+    assert [(a.acked_seq, a.status, a.count) for a in acks] == [(1, 0, 500), (1, 1, 500), (2, 0, 1000)]
+
+
+def test_bad_crc_is_naked_and_the_resend_accepted(app_exe):
+    chunk = P.encode_message(P.Audio.from_samples(np.arange(100, dtype=np.int16)), 1)
+    broken = bytearray(chunk)
+    broken[20] ^= 0x40
+    wire = P.encode_message(P.Hello(), 0) + b"garbage\xa5\x5a\xa5" + bytes(broken) + b"\x00\xa5" + chunk
+    messages = frames_of(converse(app_exe, wire)[0])
+    assert messages[1:] == [P.Nak(1, P.MsgType.AUDIO, P.ErrorCode.BAD_CRC), P.Ack(1, P.MsgType.AUDIO, 0, 100)]
+
+
+def test_refusals_carry_the_right_error_code(app_exe):
+    too_large_header = struct.pack("<BHH", P.MsgType.AUDIO, 9, 3000)
+    wire = b"".join([
+        P.encode_message(P.Audio.from_samples(np.zeros(10, np.int16)), 0),   # before HELLO
+        P.encode_message(P.Hello(version=2), 1),                              # wrong version
+        P.encode_message(P.Hello(), 2),
+        P.encode_frame(P.MsgType.HELLO, 3, b"\x01"),                          # short payload
+        P.encode_message(P.Features(bytes(41)), 4),                           # not whole frames
+        P.encode_message(P.SetParams(P.Params(infer_every=0)), 5),
+        P.encode_message(P.SetParams(P.Params(average_window_ms=700_000)), 6),
+        P.encode_message(P.SetParams(P.Params(flags=0x80)), 7),
+        P.encode_message(P.Info(), 8),                                        # a board -> host type
+        P.SYNC + too_large_header + bytes([P.crc32(too_large_header) & 0xFF]),
+        P.encode_frame(0x42, 10, b""),                                        # unknown type
+        P.encode_message(P.Bye(), 11),
+        P.encode_message(P.Features(bytes(40)), 12),                          # after BYE
+    ])
+    messages = frames_of(converse(app_exe, wire)[0])
+    E = P.ErrorCode
+    assert [(m.acked_seq, m.code) for m in messages if isinstance(m, P.Nak)] == [
+        (0, E.BAD_STATE), (1, E.VERSION), (3, E.BAD_PAYLOAD), (4, E.BAD_PAYLOAD), (5, E.BAD_PARAM),
+        (6, E.BAD_PARAM), (7, E.BAD_PARAM), (8, E.UNKNOWN_TYPE), (9, E.TOO_LARGE), (10, E.UNKNOWN_TYPE),
+        (12, E.BAD_STATE)]
+    assert P.Ack(11, P.MsgType.BYE, 0, 0) in messages
+
+
+def test_set_params_changes_info_cadence_and_reports(app_exe):
+    params = P.Params(average_window_ms=500, suppression_ms=100, minimum_count=1, detection_threshold=10,
+                      infer_every=5, flags=0)
+    frames = np.full((30, 40), -128, dtype=np.int8)
+    wire = P.encode_messages([P.Hello(), P.SetParams(params), P.Hello(), P.Features.from_array(frames),
+                              P.Features.from_array(frames), P.SetParams(), P.Features.from_array(frames[:3])])
+    messages = frames_of(converse(app_exe, wire)[0])
+    assert messages[1] == P.Ack(1, P.MsgType.SET_PARAMS, 0, 0)
+    assert messages[2].params == params
+    assert messages[3:6] == [P.Ack(3, P.MsgType.FEATURES, 0, 30), P.Ack(4, P.MsgType.FEATURES, 0, 60),
+                             P.Ack(5, P.MsgType.SET_PARAMS, 0, 0)]  # flags 0: no SCORES/TIMING
+    # Inferences ran at frames 49, 54 and 59 (every 5); back to the defaults (every frame, SCORES and
+    # TIMING on), frames 61, 62 and 63 each run one: inference numbers continue 3, 4, 5.
+    assert [m.inference for m in messages[6:] if isinstance(m, P.Scores)] == [3, 4, 5]
+    assert [m.inference for m in messages[6:] if isinstance(m, P.Timing)] == [3, 4, 5]
+    assert messages[-1] == P.Ack(6, P.MsgType.FEATURES, 0, 63)
+
+
+def test_features_feed_drives_detections_and_a_model_failure_is_an_error_frame(app_exe):
+    frames = np.full((120, 40), -128, dtype=np.int8)
+    frames[55:115, 2] = 120  # the echo model scores "yes" at 248 for 60 frames (1.2 s)
+    wire = P.encode_messages([P.Hello(), P.Reset(stream_time_us=5_000_000)]
+                             + [P.Features.from_array(frames[i:i + 10]) for i in range(0, 120, 10)])
+    messages = frames_of(converse(app_exe, wire)[0])
+    (detection,) = [m for m in messages if isinstance(m, P.Detection)]
+    scores = [m for m in messages if isinstance(m, P.Scores)]
+    assert len(scores) == 120 - 48
+    from kws.recognizer import RecognizerConfig, detections
+
+    (expected,) = detections(RecognizerConfig(), ("_silence_", "_unknown_", "yes", "no"),
+                             [(m.time_us, m.scores) for m in scores])
+    index, time_us, label, score = expected
+    assert (detection.inference, detection.time_us, detection.label, detection.score) == (index, time_us, label, score)
+    assert (detection.name, score) == ("yes", 201)  # the first average above 200: 248 * 41 // 50
+    messages = frames_of(converse(app_exe, wire, "--fail-every", 10)[0])
+    errors = [m for m in messages if isinstance(m, P.Error)]
+    assert errors and all(e.code == P.ErrorCode.MODEL and "code 3" in e.text for e in errors)
+    assert len([m for m in messages if isinstance(m, P.Scores)]) == 72 - 7  # the failed ones report nothing
+
+
+def test_binary_mode_can_listen_to_the_microphone_instead(app_exe, tmp_path):
+    mic = np.random.default_rng(2).integers(-2000, 2000, 16000 + 5 * 320).astype(np.int16)
+    (tmp_path / "mic.raw").write_bytes(mic.astype("<i2").tobytes())
+    live = P.Params(flags=int(P.Flag.LIVE_AUDIO | P.Flag.SCORES))
+    wire = P.encode_messages([P.Hello(), P.SetParams(live), P.Audio.from_samples(mic[:100])])
+    messages = frames_of(converse(app_exe, wire, "--mic", tmp_path / "mic.raw")[0])
+    assert messages[1:3] == [P.Ack(1, P.MsgType.SET_PARAMS, 0, 0), P.Nak(2, P.MsgType.AUDIO, P.ErrorCode.BAD_STATE)]
+    assert [m.inference for m in messages if isinstance(m, P.Scores)] == list(range(6))
+    assert not any(isinstance(m, P.Timing) for m in messages)
+    # Without the flag the microphone is ignored in binary mode.
+    wire = P.encode_messages([P.Hello()])
+    assert not any(isinstance(m, P.Scores) for m in frames_of(converse(app_exe, wire, "--mic", tmp_path / "mic.raw")[0]))
+
+
+def test_text_mode_commands_and_detect_lines(app_exe, tmp_path):
+    """A person with a serial monitor: typed commands, and DETECT lines from the microphone that equal
+    what the Python reference frontend plus the Python recognizer predict for the same audio."""
+    from kws.frontend import reference_features_int8
+    from kws.recognizer import RecognizerConfig, detections
+
+    rng = np.random.default_rng(4)
+    t = np.arange(16000 * 6)
+    # Tone bursts between 100 and 300 Hz in quiet noise: they light up mel channels 0..3.
+    freq = 100 + 200 * ((t // 16000) % 3) / 2
+    gate = ((t // 12000) % 2 == 1)
+    mic = (rng.normal(0, 30, t.size) + gate * 12000 * np.sin(2 * np.pi * freq * t / 16000)).astype(np.int16)
+    (tmp_path / "mic.raw").write_bytes(mic.astype("<i2").tobytes())
+    labels = ("k0", "k1", "k2", "k3")
+    config = RecognizerConfig(average_window_ms=400, suppression_ms=700, minimum_count=3, detection_threshold=150)
+    reference = reference_features_int8(mic, FrontendConfig())
+    stream = [(((48 + k) * 320 + 512) * 1_000_000 // 16000, list(reference[48 + k, :4]))
+              for k in range(reference.shape[0] - 48)]
+    expected = [f"DETECT {labels[label]} score={score} t_ms={t_us // 1000}"
+                for _, t_us, label, score in detections(config, labels, stream)]
+    assert len(expected) >= 2
+    wire = b"help\r\n  INFO \nreset\nfoo\n" + b"x" * 40 + b"\n"
+    events, stats = converse(app_exe, wire, "--mic", tmp_path / "mic.raw", "--labels", ",".join(labels),
+                             "--window", 400, "--suppression", 700, "--threshold", 150)
+    lines = text_of(events).split("\r\n")
+    assert lines[0].startswith("KWS ready") and lines[1].startswith("commands: info, reset, help")
+    assert lines[2].startswith("firmware 0.1.0-host board host-test protocol 1")
+    assert lines[3].startswith("model " + "0" * 64 + " backend fake arena 10240 output_scale 0.00390625")
+    assert lines[4] == f"frontend {FrontendConfig().spec_hash()} logmel 49x40"
+    assert lines[5] == "labels k0,k1,k2,k3"
+    assert lines[6] == "recognizer window_ms=400 threshold=150 suppression_ms=700 minimum_count=3 infer_every=1"
+    assert lines[7:10] == ["OK reset", "ERROR unknown command; try: help", "ERROR line too long; try: help"]
+    assert [line for line in lines if line.startswith("DETECT")] == expected
+    assert not frames_of(events) and "mode=0" in stats
+
+
+# ----------------------------------------------------------------------------------- ctypes seam
+
+def test_the_core_as_a_shared_library_with_a_python_model(tmp_path):
+    """The emulated board's seam: the core loaded with ctypes, the model a Python callable, time and
+    serial in Python; the inter-byte timeout rescues a frame held by a false header."""
+    from kws.device.cbuild import CBuildError, build_shared_library
+    from kws.device.ccore import CoreApp
+    from kws.recognizer import RecognizerConfig
+
+    try:
+        library = build_shared_library(FrontendConfig(), tmp_path)
+    except CBuildError as exc:
+        from conftest import fail_or_skip
+
+        fail_or_skip(str(exc))
+    sent: list[bytes] = []
+    clock = [0xFFFF_FF00]  # about to wrap
+    seen = []
+
+    def model(features: np.ndarray) -> list[int]:
+        seen.append(features.reshape(49, 40).copy())
+        if len(seen) == 3:
+            raise RuntimeError("the interpreter fell over")
+        return [-128, -128, 127, -128]
+
+    app = CoreApp(library, labels=("_silence_", "_unknown_", "yes", "no"), model=model, write=sent.append,
+                  time_us=lambda: clock[0], model_sha256="ab" * 32, arena_bytes=10240,
+                  recognizer=RecognizerConfig(average_window_ms=40, minimum_count=1))
+    assert b"".join(sent).startswith(b"KWS ready firmware=0.1.0-host board=host")
+    sent.clear()
+    false = P.encode_frame(P.MsgType.AUDIO, 5, bytes(2000))[:P.HEADER_SIZE]
+    app.receive(false + P.encode_message(P.Hello(), 0))
+    assert sent == [] and not app.binary_mode          # held by the false candidate
+    clock[0] = (clock[0] + 150_000) & 0xFFFFFFFF         # 150 ms of silence, across the wrap
+    app.poll()
+    assert app.binary_mode and isinstance(P.decode_stream(b"".join(sent))[0], P.Info)
+    sent.clear()
+    rng = np.random.default_rng(1)
+    audio = rng.integers(-3000, 3000, 16000 + 2 * 320).astype(np.int16)
+    with pytest.raises(RuntimeError, match="fell over"):
+        app.receive(P.encode_messages(P.audio_chunks(audio), P.SequenceCounter(1)))
+    messages = [m for m in P.decode_stream(b"".join(sent)) if isinstance(m, P.Message)]
+    kinds = [type(m).__name__ for m in messages]
+    assert kinds.count("Scores") == 2 and kinds.count("Error") == 1 and kinds[-1] == "Ack"
+    assert kinds.count("Detection") == 1
+    assert app.stats()["inferences"] == 3 and app.stats()["model_errors"] == 1
+    from kws.frontend import reference_features_int8
+
+    reference = reference_features_int8(audio, FrontendConfig())
+    np.testing.assert_array_equal(seen[0], reference[:49])
+    np.testing.assert_array_equal(seen[2], reference[2:51])
+
+
+# ------------------------------------------------------------------------------------------ fuzz
+
+def fuzz_input(seed: int, frames: int) -> bytes:
+    """A HELLO, then thousands of hostile frames including well-formed host messages with random
+    fields (so the app's handlers run on odd values), occasional HELLO, RESET and BYE."""
+    rng = np.random.default_rng(seed)
+    parts = [P.encode_message(P.Hello(), 0)]
+    for i in range(frames):
+        r = rng.random()
+        if r < 0.35:
+            parts.append(hostile_stream(int(rng.integers(0, 1 << 30)), 1))
+        elif r < 0.6:
+            samples = rng.integers(-32768, 32768, int(rng.integers(0, P.MAX_PAYLOAD // 2 + 1))).astype(np.int16)
+            parts.append(P.encode_message(P.Audio.from_samples(samples), int(rng.integers(0, 65536))))
+        elif r < 0.72:
+            n = int(rng.integers(0, 49)) * 40 + int(rng.random() < 0.2)
+            parts.append(P.encode_message(P.Features(bytes(rng.integers(0, 256, n).astype(np.uint8))), i))
+        elif r < 0.77:
+            flags = int(rng.integers(0, 4)) | (int(P.Flag.LIVE_AUDIO) if rng.random() < 0.1 else 0)
+            fields = (int(rng.integers(0, 700_001)), int(rng.integers(0, 700_001)), int(rng.integers(0, 100)),
+                      int(rng.integers(0, 256)), int(rng.integers(0, 4)), flags | (0x40 if rng.random() < 0.05 else 0))
+            parts.append(P.encode_message(P.SetParams(P.Params(*fields)), i))
+        elif r < 0.78:
+            parts.append(P.encode_message(rng.choice([P.Hello(), P.Reset(int(rng.integers(0, 1 << 32))),
+                                                      P.Reset(), P.Bye()]), i))
+        else:  # random payload of a random type, correctly framed, possibly cut
+            frame = P.encode_frame(int(rng.integers(0, 256)), i,
+                                   bytes(rng.integers(0, 256, int(rng.integers(0, 300))).astype(np.uint8)))
+            parts.append(frame if rng.random() < 0.7 else frame[:int(rng.integers(1, len(frame)))])
+    return b"".join(parts)
+
+
+def test_fuzz_never_crashes_the_sanitized_parser_codec_or_app(c_build):
+    exe = c_build("protocol_fuzz", sanitize=True)  # ASan + UBSan, or skip/fail per the house rule
+    generated = 0
+    start = time.monotonic()
+    totals: dict[str, int] = {}
+    for seed in (11, 12, 13, 14):
+        stream = fuzz_input(seed, 5000)
+        result = run(exe, seed, stdin=stream, check=False)
+        assert result.returncode == 0, f"seed {seed}: exit {result.returncode}\n{result.stderr.decode()[-4000:]}"
+        stats = {k: int(v) for k, v in (kv.split("=") for kv in result.stdout.decode().split())}
+        assert stats["failures"] == 0
+        for key, value in stats.items():
+            totals[key] = totals.get(key, 0) + value
+        generated += 5000
+    elapsed = time.monotonic() - start
+    print(f"fuzz: {generated} generated frames, {totals['bytes']} bytes in {elapsed:.1f} s: {totals}")
+    assert totals["frames"] > 10_000 and totals["bad_crc"] > 1_000 and totals["too_large"] > 200
+    assert totals["decode_errors"] > 1_000 and totals["app_inferences"] > 1_000 and totals["app_detections"] > 0
+    assert totals["board_frames"] > 10_000  # the board's own output parsed cleanly (failures == 0)
+    assert elapsed < 50
