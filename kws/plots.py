@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -25,7 +25,7 @@ def _pyplot():
     return plt
 
 
-def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
     from kws.fsutil import atomic_path
 
     with atomic_path(path) as tmp:
@@ -35,7 +35,7 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
 
 def plot_training_curves(history: Sequence[dict[str, Any]], path: str | os.PathLike[str], title: str = "") -> Path:
     """Loss and accuracy (train window and validation) against the step."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
     steps = [h["step"] for h in history]
     ax_loss.plot(steps, [h["train_loss"] for h in history], marker=".", label="train loss")
@@ -55,14 +55,14 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: str | os.PathL
     ax_acc.legend(loc="lower right")
     fig.suptitle(title)
     try:
-        return _save(fig, path)
+        return save_figure(fig, path)
     finally:
         plt.close(fig)
 
 
 def plot_confusion_matrix(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLike[str], title: str = "") -> Path:
     """Counts with row-normalised colour (recall per true label)."""
-    plt = _pyplot()
+    plt = pyplot()
     cm = np.asarray(cm)
     rows = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
@@ -78,6 +78,6 @@ def plot_confusion_matrix(cm: np.ndarray, labels: Sequence[str], path: str | os.
     fig.colorbar(image, ax=ax, label="share of true label")
     ax.set_title(title)
     try:
-        return _save(fig, path)
+        return save_figure(fig, path)
     finally:
         plt.close(fig)

@@ -415,9 +415,9 @@ def markdown_table(rows: Sequence[dict[str, Any]], *, structured: bool, title: s
 
 def plot_pruning(rows: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
     """Accuracy vs sparsity (left); nonzero parameters and effective MACs vs sparsity (right, two axes)."""
-    from kws.plots import _pyplot, _save  # the house's Agg backend and atomic PNG write
+    from kws.plots import pyplot, save_figure  # the house's Agg backend and atomic PNG write
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_acc, ax_size) = plt.subplots(1, 2, figsize=(11, 3.8))
     fig.subplots_adjust(wspace=0.35)  # room for the right panel's left-axis label
     sparsity = [r["sparsity"] for r in rows]
@@ -444,7 +444,7 @@ def plot_pruning(rows: Sequence[dict[str, Any]], path: str | Path, title: str = 
     ax_macs.set_ylim(bottom=0)
     fig.suptitle(title)
     try:
-        return _save(fig, path)
+        return save_figure(fig, path)
     finally:
         plt.close(fig)
 
