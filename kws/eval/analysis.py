@@ -84,7 +84,8 @@ def plot_roc_det(summary: dict[str, Any], path: str, title: str = "") -> str:
 
     plt = pyplot()
     fig, (ax_roc, ax_det) = plt.subplots(1, 2, figsize=(11, 4.4))
-    clip = lambda v: np.clip(np.asarray(v, dtype=float), 1e-4, 1 - 1e-4)  # noqa: E731 (probit of 0/1 is infinite)
+    low, high = 5e-4, 0.7  # DET plots show the useful corner; 0 and 1 have infinite probits
+    clip = lambda v: np.clip(np.asarray(v, dtype=float), low, high)  # noqa: E731
     for name, entry in summary["per_keyword"].items():
         if "curve" not in entry:
             continue
@@ -100,8 +101,11 @@ def plot_roc_det(summary: dict[str, Any], path: str, title: str = "") -> str:
     ax_roc.grid(alpha=0.3)
     ax_roc.legend(loc="lower right", fontsize=8)
     ticks = np.array([0.001, 0.01, 0.05, 0.2, 0.5])
-    ax_det.set_xticks(norm.ppf(ticks), [f"{t:g}" for t in ticks])
-    ax_det.set_yticks(norm.ppf(ticks), [f"{t:g}" for t in ticks])
+    labels = ["0.1%", "1%", "5%", "20%", "50%"]
+    ax_det.set_xticks(norm.ppf(ticks), labels)
+    ax_det.set_yticks(norm.ppf(ticks), labels)
+    ax_det.set_xlim(norm.ppf(low) - 0.1, norm.ppf(high))
+    ax_det.set_ylim(norm.ppf(low) - 0.1, norm.ppf(high))
     ax_det.set_xlabel("false accept rate")
     ax_det.set_ylabel("false reject rate")
     ax_det.set_title("DET (normal deviate scale)")
