@@ -1,5 +1,11 @@
 """The conversion chain PyTorch -> ONNX -> TensorFlow -> int8 TFLite -> C array, with a check at every hop.
 
-This is the only package that imports TensorFlow. The chain itself arrives with the export issue;
-`kws` never imports this package at module level.
+    kws export --run demo [--from float|ptq|qat|pruned] [--board nano33ble|host]
+    from export.pipeline import export_run
+
+This is the only package that imports TensorFlow, and only inside the functions that need it, so
+importing `export` (or `kws`) stays cheap. Modules, in chain order: onnx_export (hop 1), tf_convert
+(hops 2-3), audit (op audit), tflm_check (hop 4), budget, c_array (generated C), parity (the table),
+pipeline (all of it, atomically), cli; helpers: tflite_model (reads .tflite with TFLM's schema),
+tfenv (quiet TensorFlow, captured C++ output), errors. The route and its reasons are in export/README.md.
 """
