@@ -545,3 +545,20 @@ def test_export_modules_import_tensorflow_only_when_a_hop_runs():
             "assert 'tensorflow' not in sys.modules and 'onnx2tf' not in sys.modules\nprint('ok')\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_report_of_an_exported_run(exported, trained):
+    """The report fills every section the run has inputs for, names the command for the rest, embeds its plots."""
+    from kws.eval.report import build_report, missing_sections
+
+    config, run = trained
+    paths = build_report(config, run)
+    html = paths["html"].read_text()
+    assert html.count("data:image/png;base64,") >= 3  # training curves, confusion matrix, budget bars
+    missing = missing_sections(paths["json"])
+    assert set(missing) == {"On-device detection: confusion, ROC/DET, operating point",
+                            "Streaming: false accepts per hour vs false rejects, calibration", "Latency (device clock)"}
+    md = paths["md"].read_text()
+    assert "Parity at every hop" in md and "TFLite Micro" in md
+    assert "| total |  |  | 16,652 | 336,000 |" in md  # the per-layer table of the 4-label tiny_conv
+    assert "Not available yet: run `kws eval" in md

@@ -1,0 +1,382 @@
+"""`kws report`: one self-contained page of everything a run produced, the numbers a person deploys by.
+
+    kws report --run demo          # or: make report  ->  runs/demo/report/report.html (+ .md, .json)
+
+Reads what the stages wrote into runs/<run>/ (training metrics and curves, quant_*.json, the export's
+parity.json, the device evaluation in eval/, the calibration) and writes report.html (PNG plots
+embedded, no external files), report.md (plots beside it) and report.json (every number). A section
+whose inputs are missing says which command makes them instead of silently disappearing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kws.config import KwsConfig
+
+
+@dataclass
+class Section:
+    """One part of the report."""
+
+    title: str
+    text: list[str] = field(default_factory=list)
+    """Markdown paragraphs (plain text; tables in Markdown)."""
+    tables: list[tuple[list[str], list[list[str]]]] = field(default_factory=list)
+    """(header, rows)."""
+    images: list[tuple[Path, str]] = field(default_factory=list)
+    """(png path, caption)."""
+    missing: str = ""
+    """When set: what to run to fill this section."""
+
+
+def _read_json(path: Path) -> Any | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _pct(value: Any) -> str:
+    try:
+        return "n/a" if value is None or not np.isfinite(float(value)) else f"{100 * float(value):.2f} %"
+    except (TypeError, ValueError):
+        return "n/a"
+
+
+# ------------------------------------------------------------------------------------------ sections
+
+def _data_section(config: KwsConfig, run_dir: Path) -> Section:
+    section = Section("Data")
+    metrics = _read_json(run_dir / "metrics.json")
+    try:
+        from kws.data.dataset import dataset_stats
+
+        stats = dataset_stats(config.data, config.frontend, progress=False)
+        splits = list(stats.splits)
+        rows = []
+        for label in stats.labels:
+            rows.append([label] + [str(stats.label_counts[split].get(label, 0)) for split in splits])
+        rows.append(["total"] + [str(stats.total(split)) for split in splits])
+        section.tables.append((["label"] + splits, rows))
+        section.text.append(f"Dataset `{config.data.data_dir}` ({stats.layout} layout, split by {stats.split_method}); "
+                            f"wanted words {', '.join(config.data.wanted_words)}.")
+    except Exception as exc:  # the dataset may have moved since training: say so, keep the report
+        section.text.append(f"The dataset could not be scanned now ({exc}).")
+        if metrics:
+            section.text.append(f"At training time the splits held {metrics.get('split_sizes')}.")
+    return section
+
+
+def _training_section(run_dir: Path) -> Section:
+    section = Section("Training")
+    metrics = _read_json(run_dir / "metrics.json")
+    if metrics is None:
+        section.missing = "kws train (make train)"
+        return section
+    section.text.append(
+        f"{metrics['model']}: {metrics['steps']:,} steps; best validation accuracy {_pct(metrics['best_val_accuracy'])} "
+        f"at step {metrics['best_step']:,}; test accuracy {_pct(metrics['test_accuracy'])}; "
+        f"{metrics.get('throughput_clips_per_s', float('nan')):,.0f} training clips/s.")
+    for name, caption in (("training_curves.png", "loss and accuracy"),
+                          ("confusion_matrix.png", "float model, test split")):
+        if (run_dir / name).exists():
+            section.images.append((run_dir / name, caption))
+    return section
+
+
+def _accuracy_section(run_dir: Path) -> tuple[Section, dict[str, float]]:
+    section = Section("Accuracy: float, int8 simulations, TFLite, on the device")
+    figures: dict[str, float] = {}
+    metrics = _read_json(run_dir / "metrics.json") or {}
+    if "test_accuracy" in metrics:
+        figures["PyTorch float"] = metrics["test_accuracy"]
+    for method in ("ptq", "qat"):
+        quant = _read_json(run_dir / f"quant_{method}.json")
+        if quant:
+            figures[f"{method.upper()} simulated int8"] = quant["int8_test_accuracy"]
+    parity = _read_json(run_dir / "export" / "parity.json")
+    if parity:
+        for hop in parity["hops"]:
+            if hop["hop"] in ("tflite_int8", "tflite_micro"):
+                figures[f"{hop['title']} ({parity['source']})"] = hop["accuracy"]
+    device = _read_json(run_dir / "eval" / "summary.json")
+    if device:
+        figures[f"on device ({device.get('board', 'board')}, {device.get('feed', 'audio')} feed)"] = device["accuracy"]
+    if not figures:
+        section.missing = "make train quantize export, then kws eval"
+        return section, figures
+    section.tables.append((["model", "test accuracy"], [[k, _pct(v)] for k, v in figures.items()]))
+    if parity is None:
+        section.text.append("No export yet: run `make export` for the TFLite rows.")
+    if device is None:
+        section.text.append("No on-device evaluation yet: run `kws eval --port ...` (or `make demo`).")
+    else:
+        section.text.append(f"On-device clips: {device['clips']:,}; the test split differs from training's only if the "
+                            f"evaluation was given another dataset ({device.get('data_dir', '')}).")
+    return section, figures
+
+
+def _device_section(run_dir: Path, out_dir: Path) -> Section:
+    section = Section("On-device detection: confusion, ROC/DET, operating point")
+    summary = _read_json(run_dir / "eval" / "summary.json")
+    if summary is None:
+        section.missing = "kws eval --port PORT --run RUN (the emulated board: kws emulate)"
+        return section
+    from kws.eval.analysis import plot_roc_det
+    from kws.plots import plot_confusion_matrix
+
+    labels = summary["labels"]
+    cm_png = out_dir / "device_confusion.png"
+    plot_confusion_matrix(np.asarray(summary["confusion_matrix"]), labels, cm_png,
+                          title=f"on device: accuracy {_pct(summary['accuracy'])}")
+    section.images.append((cm_png, "confusion matrix on the device"))
+    roc_png = out_dir / "roc_det.png"
+    plot_roc_det(summary, str(roc_png), title="per keyword, clip level")
+    section.images.append((roc_png, "ROC and DET per keyword; dots mark the operating point"))
+    rows = []
+    for word, entry in summary["per_keyword"].items():
+        if "auc" not in entry:
+            rows.append([word, str(entry["positives"]), "n/a", "n/a", "n/a", "n/a"])
+            continue
+        op = entry["operating_point"]
+        dep = entry["at_deploy_threshold"]
+        rows.append([word, str(entry["positives"]), f"{entry['auc']:.4f}", _pct(entry["eer"]),
+                     f">= {op['threshold']:.0f}: FRR {_pct(op['frr'])}, FAR {_pct(op['far'])}",
+                     f">= {dep['threshold']}: FRR {_pct(dep['frr'])}, FAR {_pct(dep['far'])}"])
+    section.tables.append((["keyword", "clips", "AUC", "EER", f"operating point (FAR <= {summary['target_far']:g})",
+                            "at the deployed threshold"], rows))
+    return section
+
+
+def _stream_section(run_dir: Path) -> Section:
+    section = Section("Streaming: false accepts per hour vs false rejects, calibration")
+    stream = _read_json(run_dir / "eval" / "stream" / "summary.json")
+    calibration = _read_json(run_dir / "eval" / "calibration.json")
+    if stream is None and calibration is None:
+        section.missing = "kws eval --stream, then kws calibrate"
+        return section
+    if stream:
+        m = stream["metrics"]
+        section.text.append(
+            f"Stream of {stream['duration_s'] / 60:.1f} min with {int(m['events'])} keywords over background noise "
+            f"(SNR {stream.get('snr_db', 'n/a')} dB), the device's own recognizer deciding: "
+            f"{m['false_accepts_per_hour']:.2f} false accepts per hour, false reject rate {_pct(m['false_reject_rate'])}, "
+            f"mean detection delay {m['mean_delay_s'] * 1000:.0f} ms after the word ended.")
+    if calibration:
+        chosen = calibration["chosen"]
+        verdict = "meets" if calibration["target_met"] else "does NOT meet"
+        section.text.append(
+            f"Calibration over {len(calibration['sweep'])} settings: window {chosen['average_window_ms']} ms, threshold "
+            f"> {chosen['detection_threshold']}, suppression {chosen['suppression_ms']} ms gives "
+            f"{chosen['false_accepts_per_hour']:.2f} FA/h at FRR {_pct(chosen['false_reject_rate'])}, which {verdict} "
+            f"the target of {calibration['target_fa_per_hour']:g} FA/h. Written to runs/<run>/deploy.toml; the next "
+            f"`make flash` deploys it.")
+        png = run_dir / "eval" / "calibration.png"
+        if png.exists():
+            section.images.append((png, "FA/hour vs FRR of every recognizer setting tried"))
+    return section
+
+
+def _latency_section(run_dir: Path, out_dir: Path) -> Section:
+    section = Section("Latency (device clock)")
+    scores = run_dir / "eval" / "scores.npz"
+    summary = _read_json(run_dir / "eval" / "summary.json")
+    if not scores.exists() or summary is None:
+        section.missing = "kws eval"
+        return section
+    from kws.eval.analysis import plot_latency
+
+    data = np.load(scores)
+    png = out_dir / "latency.png"
+    plot_latency(data["frontend_us"], data["inference_us"], str(png), title=f"{summary.get('board', 'board')}")
+    section.images.append((png, "frontend time per frame and inference time per clip"))
+    rows = []
+    for name in ("frontend", "inference"):
+        lat = summary["latency"][name]
+        rows.append([name, f"{lat['p50']:.0f}", f"{lat['p95']:.0f}", f"{lat['max']:.0f}", str(int(lat["count"]))])
+    section.tables.append((["stage", "p50 us", "p95 us", "max us", "count"], rows))
+    if summary.get("board") == "emulated":
+        section.text.append("The emulated board times the portable core on this host's CPU; a Cortex-M4 at 64 MHz "
+                            "is much slower. Flash a board for its real figures.")
+    return section
+
+
+def _budget_section(run_dir: Path, out_dir: Path) -> Section:
+    section = Section("Flash and RAM budget")
+    parity = _read_json(run_dir / "export" / "parity.json")
+    if parity is None or not parity.get("budget"):
+        section.missing = "make export"
+        return section
+    b = parity["budget"]
+    from kws.plots import pyplot, save_figure
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    board = b["board"]
+    rows = [("flash", b["model_bytes"], board["code_flash_estimate"], board["flash_bytes"], b["flash_limit"], "model"),
+            ("RAM", b["arena_bytes"], board["ram_reserved_estimate"], board["ram_bytes"], b["ram_limit"], "tensor arena")]
+    for i, (name, own, rest, total, limit, own_name) in enumerate(rows):
+        ax.barh(i, own / 1024, color="tab:blue", label=own_name if i == 0 else "tensor arena")
+        ax.barh(i, rest / 1024, left=own / 1024, color="tab:gray", alpha=0.6,
+                label="code / reserved (estimate)" if i == 0 else None)
+        ax.plot([limit / 1024] * 2, [i - 0.4, i + 0.4], color="red")
+        ax.text(total / 1024, i, f" {total // 1024} KiB", va="center")
+    ax.set_yticks([0, 1], ["flash", "RAM"])
+    ax.set_xlabel("KiB (red: limit with headroom)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(board["description"])
+    png = out_dir / "budget.png"
+    try:
+        save_figure(fig, png)
+    finally:
+        plt.close(fig)
+    section.images.append((png, "what the model and arena take of the board"))
+    section.tables.append((["", "used", "limit", "fits"], [
+        ["flash", f"{b['flash_used']:,} B", f"{b['flash_limit']:,} B", str(b["fits"])],
+        ["RAM", f"{b['ram_used']:,} B", f"{b['ram_limit']:,} B", str(b["fits"])]]))
+    section.text.append(f"Model {b['model_bytes']:,} B; arena {b['arena_bytes']:,} B (measured minimum "
+                        f"{parity['arena']['minimum']:,} B + {parity['arena']['margin']:,} B margin). Code and "
+                        f"reserved RAM are stated estimates, not measurements.")
+    return section
+
+
+def _parity_section(run_dir: Path) -> Section:
+    section = Section("Parity at every hop")
+    parity = _read_json(run_dir / "export" / "parity.json")
+    if parity is None:
+        section.missing = "make export"
+        return section
+    rows = []
+    for hop in parity["hops"]:
+        diff = hop.get("max_abs_diff")
+        rows.append([hop["title"], _pct(hop["accuracy"]), _pct(hop["agreement_with_float"]),
+                     "n/a" if diff is None else f"{diff:.2e}", hop.get("note", "")])
+    section.tables.append((["hop", "accuracy", "top-1 agreement with float", "max abs diff", "note"], rows))
+    def shown(name: str, value: float) -> str:  # agreement is a share; drops and gaps are accuracy differences
+        return _pct(value) if "agreement" in name else f"{100 * value:+.2f} points"
+
+    targets = [[t["name"], shown(t["name"], t["value"]), shown(t["name"], t["limit"]), "met" if t["ok"] else "MISSED"]
+               for t in parity["targets"]]
+    section.tables.append((["target", "value", "limit", ""], targets))
+    tflm = parity["tflite_micro"]
+    section.text.append(f"Source `{parity['source']}`, {parity['test_clips']} test clips. TFLite Micro vs TFLite reference "
+                        f"kernels: {'bit-exact' if tflm['bit_exact'] else 'NOT bit-exact'}"
+                        f" ({tflm['explained_fc_rounding_ties']} proven FULLY_CONNECTED rounding ties).")
+    section.tables.append((["artifact", "bytes"], [[k, f"{v:,}"] for k, v in parity["sizes"].items()]))
+    return section
+
+
+def _layers_section(config: KwsConfig, run_dir: Path) -> Section:
+    section = Section("Model: parameters, MACs, activation memory per layer")
+    path = run_dir / "model_float.pt"
+    if not path.exists():
+        section.missing = "make train"
+        return section
+    from kws.checkpoint import load_checkpoint_model
+    from kws.models.summary import summarize
+
+    model, _ = load_checkpoint_model(path, expect=config)
+    summary = summarize(model, (config.frontend.num_frames, config.frontend.num_features))
+    rows = [[layer.name, layer.kind, "x".join(map(str, layer.output_shape)), f"{layer.params:,}", f"{layer.macs:,}",
+             f"{layer.activation_bytes:,}"] for layer in summary.layers]
+    rows.append(["total", "", "", f"{summary.total_params:,}", f"{summary.total_macs:,}",
+                 f"peak {summary.peak_activation_bytes:,}"])
+    section.tables.append((["layer", "kind", "output", "params", "MACs", "int8 activation bytes"], rows))
+    return section
+
+
+# ------------------------------------------------------------------------------------------ rendering
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    clean = lambda c: str(c).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(map(clean, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(clean, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(
+        f"<td class='{'bad' if str(c) == 'MISSED' else ''}'>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+        for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _inline_code(text: str) -> str:
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
+th{background:#f3f3f3}td.bad{color:#fff;background:#c00;font-weight:bold}.missing{color:#a60;font-style:italic}
+figure{margin:1em 0}img{max-width:100%}figcaption{color:#555;font-size:13px}code{background:#f3f3f3;padding:0 3px}"""
+
+
+def build_report(config: KwsConfig, run_dir: str | Path) -> dict[str, Path]:
+    """Write runs/<run>/report/report.{html,md,json}; returns their paths."""
+    from kws.fsutil import atomic_write_text
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        from kws.errors import KwsError
+
+        raise KwsError(f"run folder {run_dir} does not exist; train first (make train RUN={run_dir.name})")
+    out_dir = run_dir / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    accuracy, figures = _accuracy_section(run_dir)
+    sections = [_data_section(config, run_dir), _training_section(run_dir), accuracy,
+                _device_section(run_dir, out_dir), _stream_section(run_dir), _latency_section(run_dir, out_dir),
+                _budget_section(run_dir, out_dir), _parity_section(run_dir), _layers_section(config, run_dir)]
+
+    title = f"Keyword spotting report: run {run_dir.name} ({config.model.name}, {', '.join(config.data.wanted_words)})"
+    md = [f"# {title}", ""]
+    page = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    for section in sections:
+        md += [f"## {section.title}", ""]
+        page.append(f"<h2>{html.escape(section.title)}</h2>")
+        if section.missing:
+            md += [f"*Not available yet: run `{section.missing}`.*", ""]
+            page.append(f"<p class='missing'>Not available yet: run {_inline_code('`' + section.missing + '`')}.</p>")
+            continue
+        for paragraph in section.text:
+            md += [paragraph, ""]
+            page.append(f"<p>{_inline_code(paragraph)}</p>")
+        for header, rows in section.tables:
+            md += [_md_table(header, rows), ""]
+            page.append(_html_table(header, rows))
+        for png, caption in section.images:
+            rel = Path("..") / png.relative_to(run_dir) if not png.is_relative_to(out_dir) else png.relative_to(out_dir)
+            md += [f"![{caption}]({rel.as_posix()})", ""]
+            encoded = base64.b64encode(png.read_bytes()).decode("ascii")
+            page.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{encoded}'>"
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    page.append("</body></html>")
+    numbers = {"run": run_dir.name, "accuracy": figures,
+               "sections": {s.title: ("missing: " + s.missing) if s.missing else "filled" for s in sections}}
+    for name in ("metrics.json", "quant_ptq.json", "quant_qat.json", "export/parity.json", "eval/summary.json",
+                 "eval/stream/summary.json", "eval/calibration.json"):
+        value = _read_json(run_dir / name)
+        if value is not None:
+            numbers[name] = value
+    paths = {"html": out_dir / "report.html", "md": out_dir / "report.md", "json": out_dir / "report.json"}
+    atomic_write_text(paths["md"], "\n".join(md))
+    atomic_write_text(paths["json"], json.dumps(numbers, indent=1, default=str))
+    atomic_write_text(paths["html"], "\n".join(page))
+    return paths
+
+
+def missing_sections(report_json: str | Path) -> list[str]:
+    """Titles of the sections a written report could not fill."""
+    data = json.loads(Path(report_json).read_text(encoding="utf-8"))
+    return [title for title, state in data["sections"].items() if state != "filled"]
