@@ -19,14 +19,17 @@ SYNTH_DIR ?= data/synth
 PYTEST_ARGS ?=
 
 QUANT ?= ptq
+# Checkpoint `make export` converts: float (post-training quantization), ptq, qat or pruned.
+EXPORT_FROM ?= float
 # The dataset the run trains on must exist first; for the demo config that is the synthetic set.
 DATA_READY ?= $(SYNTH_DIR)/manifest.json
 
-.PHONY: setup test demo bench data stats train quantize prune models clean distclean help
+.PHONY: setup test demo bench data stats train quantize prune models export clean distclean help FORCE
 
 help:
 	@echo "make demo | make test | make bench"
 	@echo "make data | make stats | make train | make quantize [QUANT=ptq|qat] | make prune | make models"
+	@echo "make export [EXPORT_FROM=float|ptq|qat|pruned]"
 	@echo "variables: RUN=$(RUN) CONFIG=$(CONFIG) QUANT=$(QUANT) SYNTH_DIR=$(SYNTH_DIR)"
 
 $(STAMP): tools/setup.sh tools/requirements.txt tools/requirements-nodeps.txt tools/constraints.txt pyproject.toml
@@ -68,6 +71,16 @@ train: setup $(RUN_DIR)/model_float.pt
 quantize: setup $(RUN_DIR)/model_$(QUANT).pt
 prune: setup $(RUN_DIR)/model_pruned.pt
 
+# The export folder is replaced as a whole (parity.json inside it names its source); re-export when
+# the checkpoint or config changed, or when EXPORT_FROM differs from the recorded source.
+EXPORT_STALE := $(shell grep -qs '"source": "$(EXPORT_FROM)"' $(RUN_DIR)/export/parity.json || echo FORCE)
+$(RUN_DIR)/export/parity.json: $(RUN_DIR)/model_$(EXPORT_FROM).pt $(RUN_DIR)/config.toml $(EXPORT_STALE)
+	$(KWS) export --config $(RUN_DIR)/config.toml --run $(RUN) --from $(EXPORT_FROM)
+
+export: setup $(RUN_DIR)/export/parity.json
+
+FORCE:
+
 models: setup
 	$(KWS) models --config $(CONFIG)
 
@@ -84,6 +97,32 @@ demo: setup $(SYNTH_DIR)/manifest.json $(RUN_DIR)/config.toml $(RUN_DIR)/fronten
 	@echo "demo: dataset in $(SYNTH_DIR); config, C frontend tables, feature plot, trained model, training"
 	@echo "demo: curves, confusion matrix and PTQ/QAT int8 simulations in $(RUN_DIR)/"
 	@echo "demo: next stages (export, firmware, on-device evaluation) arrive with their issues."
+
+# ---------------------------------------------------------------------------------------------- device
+# The board: `make flash RUN=demo [PORT=/dev/ttyACM0]` (arduino-cli; see firmware/nano33ble/README.md),
+# `make monitor [PORT=...]`, and the emulated board: `make emulate [MIC=clip.wav]` (prints its port, and
+# writes it to runs/<run>/emulator.port). Flashing and monitoring act on hardware, so they always run; they
+# need the export (exported first if stale) and the staged sketch is a file target over it.
+.PHONY: sketch flash monitor emulate
+PORT ?=
+MIC ?=
+BOARD_FILES := $(wildcard firmware/nano33ble/*.ino firmware/nano33ble/*.cpp firmware/nano33ble/*.h) \
+               $(wildcard firmware/core/*.c firmware/core/*.h)
+
+$(RUN_DIR)/sketch/nano33ble/nano33ble.ino: $(RUN_DIR)/export/parity.json $(BOARD_FILES)
+	$(KWS) flash --run $(RUN) --stage-only
+
+sketch: setup $(RUN_DIR)/sketch/nano33ble/nano33ble.ino
+
+flash: setup $(RUN_DIR)/export/parity.json
+	$(KWS) flash --run $(RUN) $(if $(PORT),--port $(PORT))
+
+# Without PORT: the emulator of `make emulate` if one is running, else the one Nano on USB.
+monitor: setup
+	$(KWS) monitor $(if $(PORT),--port $(PORT),$(if $(wildcard $(RUN_DIR)/emulator.port),--port $$(cat $(RUN_DIR)/emulator.port)))
+
+emulate: setup $(RUN_DIR)/export/parity.json
+	$(KWS) emulate --run $(RUN) $(if $(MIC),--mic $(MIC) --loop --realtime) --port-file $(RUN_DIR)/emulator.port
 
 clean:
 	rm -rf runs build .pytest_cache .benchmarks

@@ -157,6 +157,42 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- export
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    # Imported here, never at module level: export/ is the only package that imports TensorFlow.
+    from export.cli import run_export
+
+    return run_export(args)
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+def _run_config(args: argparse.Namespace):
+    """--config if given, else the run's own config.toml (+ the calibrated deploy.toml overlay)."""
+    if args.config is not None:
+        return _config(args)
+    from kws.errors import KwsError
+    from kws.eval.calibrate import load_run_config
+
+    run_dir = Path("runs") / args.run
+    if not (run_dir / "config.toml").exists():
+        raise KwsError(f"{run_dir}/config.toml does not exist; train the run first (make train RUN={args.run}) "
+                       f"or pass --config")
+    return load_run_config(run_dir, args.overrides)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from kws.eval.report import build_report, missing_sections
+
+    paths = build_report(_run_config(args), Path("runs") / args.run)
+    missing = missing_sections(paths["json"])
+    print(f"report: {paths['html']} (also {paths['md'].name}, {paths['json'].name})")
+    if missing:
+        print("report: not filled yet: " + "; ".join(missing))
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- models
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -174,6 +210,184 @@ def _cmd_models(args: argparse.Namespace) -> int:
         print_summary(f"{name} on {shape[0]}x{shape[1]} {config.frontend.feature_type}, {labels} labels",
                       summarize(model, shape))
     return 0
+
+
+# ------------------------------------------------------------------------------- device: emulate, monitor, flash
+
+def _cmd_emulate(args: argparse.Namespace) -> int:
+    from kws.device.emulator import run_emulator
+
+    return run_emulator(Path("runs") / args.run, model_path=args.model, mic_paths=args.mic, realtime=args.realtime,
+                        loop_mic=args.loop, port_file=args.port_file)
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    from kws.device.monitor import run_monitor
+
+    port = args.port
+    if port is None:  # the one Nano on USB, found as kws flash finds it
+        from kws.device.flash import ArduinoCli, choose_port
+
+        port = choose_port(ArduinoCli.find().board_list(), None).address
+    return run_monitor(port, binary=args.binary, count=args.count, duration=args.duration, scores=args.scores,
+                       baudrate=args.baud)
+
+
+def _cmd_flash(args: argparse.Namespace) -> int:
+    from kws.device.flash import flash
+
+    flash(Path("runs") / args.run, port=args.port, board=args.board, stage_only=args.stage_only,
+          compile_only=args.compile_only, reenumerate_timeout=args.wait)
+    return 0
+
+
+def _add_device_commands(commands: argparse._SubParsersAction) -> None:
+    """kws emulate / monitor / flash (kws.device)."""
+    emulate = commands.add_parser("emulate", help="run the firmware core as an emulated board on a pseudo-terminal "
+                                                  "(prints the port; Ctrl-C stops it)")
+    emulate.add_argument("--run", default="demo", help="run whose export to serve (runs/<RUN>/export; default: demo)")
+    emulate.add_argument("--model", type=Path, default=None, help="a .tflite to run instead of the export's")
+    emulate.add_argument("--mic", type=Path, action="append", default=[], metavar="WAV",
+                         help="audio for the board's microphone (repeatable: played one after the other)")
+    emulate.add_argument("--loop", action="store_true", help="replay the --mic audio forever")
+    emulate.add_argument("--realtime", action="store_true", help="play the microphone at 16 kHz wall-clock pace "
+                                                                 "(default: as fast as the board keeps up)")
+    emulate.add_argument("--port-file", type=Path, default=None, help="also write the port to this file")
+    emulate.set_defaults(handler=_cmd_emulate)
+
+    monitor = commands.add_parser("monitor", help="live detections from a board or the emulator, time-stamped")
+    monitor.add_argument("--port", default=None, help="serial port (default: the one Nano 33 BLE on USB)")
+    monitor.add_argument("--binary", action="store_true", help="binary protocol (HELLO, LIVE_AUDIO) instead of the "
+                                                               "board's text lines")
+    monitor.add_argument("--scores", action="store_true", help="with --binary: also print every inference's scores")
+    monitor.add_argument("--count", type=int, default=None, help="stop after this many detections")
+    monitor.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    monitor.add_argument("--baud", type=int, default=115200, help="baud rate for a plain UART (USB ignores it)")
+    monitor.set_defaults(handler=_cmd_monitor)
+
+    flash_cmd = commands.add_parser("flash", help="build the Nano 33 BLE Sense sketch with the run's model, upload "
+                                                  "it with arduino-cli and check the model hash over serial")
+    flash_cmd.add_argument("--run", default="demo", help="run whose export to flash (default: demo)")
+    flash_cmd.add_argument("--port", default=None, help="serial port (default: the one Nano found by USB VID:PID)")
+    flash_cmd.add_argument("--board", choices=("nano33ble",), default="nano33ble", help="target board")
+    flash_cmd.add_argument("--stage-only", action="store_true",
+                           help="only write runs/<RUN>/sketch/nano33ble/ (no arduino-cli)")
+    flash_cmd.add_argument("--compile-only", action="store_true", help="stage and compile, do not upload")
+    flash_cmd.add_argument("--wait", type=float, default=30.0,
+                           help="seconds to wait for the board to re-enumerate after the upload (default 30)")
+    flash_cmd.set_defaults(handler=_cmd_flash)
+
+
+# ------------------------------------------------------------------------------- eval: clips, stream, calibrate
+
+def _eval_port(args: argparse.Namespace) -> str | None:
+    """--port, or None with --emulate, or the one Nano on USB (found as kws flash finds it)."""
+    if args.emulate or args.port:
+        return args.port
+    from kws.device.flash import ArduinoCli, choose_port
+
+    return choose_port(ArduinoCli.find().board_list(), None).address
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from kws.eval.device_eval import EvalOptions, describe, evaluate_clips
+
+    run_dir = Path("runs") / args.run
+    config = _run_config(args)  # a missing run or a bad --set is reported before any board is touched
+    say = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    options = EvalOptions(port=_eval_port(args), emulate=args.emulate, feed=args.feed,
+                          data_dir=str(args.data) if args.data is not None else None, split=args.split,
+                          limit=args.limit, restart=args.restart, progress=not args.quiet, target_far=args.target_far,
+                          timeout=args.timeout, retries=args.retries, chunk_samples=args.chunk_samples)
+    if args.stream:
+        from kws.eval.stream import StreamOptions, describe_stream, evaluate_stream
+
+        stream = StreamOptions(minutes=args.minutes, snr_db=tuple(args.snr_db or (10.0,)),
+                               gap_s=tuple(args.gap_s), unknown_share=args.unknown_share, seed=args.seed,
+                               noise_dir=str(args.noise) if args.noise is not None else None,
+                               wav=str(args.wav) if args.wav is not None else None,
+                               labels_csv=str(args.labels) if args.labels is not None else None,
+                               chunk_ms=args.chunk_ms, tolerance_s=args.tolerance_s)
+        summary = evaluate_stream(run_dir, options, stream, config=config, say=say)
+        print("\n".join(describe_stream(summary)))
+        print(f"wrote {run_dir / 'eval' / 'stream'}/ (next: kws calibrate --run {args.run})")
+        return 0 if summary["replay_matches_device"] else 1
+    result = evaluate_clips(run_dir, options, config=config, say=say)
+    print("\n".join(describe(result)))
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from kws.eval.calibrate import calibrate_run
+
+    run_dir = Path("runs") / args.run
+    result = calibrate_run(run_dir, target_fa_per_hour=args.target_fa_per_hour, tolerance_s=args.tolerance_s)
+    c = result["chosen"]
+    verdict = "meets" if result["target_met"] else "does NOT meet (the fewest false accepts instead)"
+    print(f"chosen over {len(result['sweep'])} settings: window {c['average_window_ms']} ms, threshold > "
+          f"{c['detection_threshold']}, suppression {c['suppression_ms']} ms -> {c['false_accepts_per_hour']:.2f} "
+          f"false accepts/hour, false reject rate {c['false_reject_rate']:.1%}; {verdict} the target of "
+          f"{result['target_fa_per_hour']:g}/hour")
+    points = result["clip_operating_points"]
+    for word, op in points.get("per_keyword", {}).items():
+        print(f"clip level {word}: at FAR <= {points['target_far']:g}, score >= {op['threshold']:.0f} "
+              f"(FRR {op['frr']:.1%}, FAR {op['far']:.1%})")
+    if not points:
+        print("clip level: no eval/summary.json yet (kws eval without --stream gives the ROC operating point)")
+    print(f"wrote {result['deploy_overlay']} (the next `make flash` deploys it) and {run_dir / 'eval'}/calibration.json, "
+          f"calibration.png")
+    return 0
+
+
+def _add_eval_commands(commands: argparse._SubParsersAction) -> None:
+    """kws eval / calibrate (kws.eval.device_eval, kws.eval.stream, kws.eval.calibrate)."""
+    ev = commands.add_parser("eval", help="evaluate the run's model on a board or the emulated one over serial: "
+                                          "test clips (resumable) or a labelled stream (--stream)")
+    _add_config_options(ev)
+    ev.add_argument("--run", default="demo", help="run whose export is evaluated (default: demo)")
+    where = ev.add_mutually_exclusive_group()
+    where.add_argument("--port", default=None, help="the board's serial port (default: the one Nano on USB)")
+    where.add_argument("--emulate", action="store_true", help="start the emulated board for this evaluation")
+    ev.add_argument("--feed", choices=("audio", "features"), default="audio",
+                    help="audio (the whole device pipeline; default) or features (int8 reference features: the "
+                         "model alone)")
+    ev.add_argument("--data", type=Path, default=None, help="dataset root (default: the run's data.data_dir)")
+    ev.add_argument("--split", default="testing", help="split to evaluate (default: testing)")
+    ev.add_argument("--limit", type=int, default=None, help="an evenly spread subset of this many clips")
+    ev.add_argument("--restart", action="store_true", help="start a new journal instead of resuming")
+    ev.add_argument("--target-far", type=float, default=0.01,
+                    help="clip-level false accept rate of the ROC operating point (default 0.01)")
+    ev.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer (default 2)")
+    ev.add_argument("--retries", type=int, default=3, help="resends of a frame before a new handshake (default 3)")
+    ev.add_argument("--chunk-samples", type=int, default=1024, help="samples per AUDIO frame for clips (<= 1024)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    st = ev.add_argument_group("streaming (--stream)")
+    st.add_argument("--stream", action="store_true", help="a labelled long stream, the board's recognizer deciding")
+    st.add_argument("--minutes", type=float, default=10.0, help="length of the generated stream (default 10)")
+    st.add_argument("--snr-db", type=float, action="append", default=None,
+                    help="speech-to-noise ratio of the words (repeatable: each word gets one; default 10)")
+    st.add_argument("--gap-s", type=float, nargs=2, default=(1.5, 5.0), metavar=("MIN", "MAX"),
+                    help="pause between words in seconds (default 1.5 5)")
+    st.add_argument("--unknown-share", type=float, default=0.25,
+                    help="share of placed words that are other words (distractors; default 0.25)")
+    st.add_argument("--noise", type=Path, default=None,
+                    help="folder of noise WAVs (default: the dataset's _background_noise_, else its _silence_)")
+    st.add_argument("--seed", type=int, default=0, help="seed of the generated stream (default 0)")
+    st.add_argument("--wav", type=Path, default=None, help="your own recording instead of a generated stream")
+    st.add_argument("--labels", type=Path, default=None, help="its CSV: start_s,end_s,label per spoken word")
+    st.add_argument("--chunk-ms", type=float, default=20.0, help="audio per AUDIO frame in ms (default 20)")
+    st.add_argument("--tolerance-s", type=float, default=1.0,
+                    help="a detection this long after a word's end still counts (default 1.0)")
+    ev.set_defaults(handler=_cmd_eval)
+
+    cal = commands.add_parser("calibrate", help="choose the recognizer's window, threshold and suppression on the "
+                                                "recorded stream; writes runs/<run>/deploy.toml")
+    cal.add_argument("--run", default="demo", help="run whose eval/stream/ is used (default: demo)")
+    cal.add_argument("--target-fa-per-hour", type=float, default=1.0,
+                     help="false accepts per hour to stay at or below (default 1)")
+    cal.add_argument("--tolerance-s", type=float, default=1.0,
+                     help="a detection this long after a word's end still counts (default 1.0)")
+    cal.set_defaults(handler=_cmd_calibrate)
 
 
 # -------------------------------------------------------------------------------------------- parser
@@ -254,6 +468,24 @@ def build_parser() -> argparse.ArgumentParser:
     prune_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
     prune_cmd.set_defaults(handler=_cmd_prune)
 
+    export_cmd = commands.add_parser("export", help="PyTorch -> ONNX -> TF -> int8 TFLite -> C array, checked at every "
+                                                    "hop, into runs/<run>/export/")
+    _add_config_options(export_cmd)
+    export_cmd.add_argument("--run", default="demo", help="run name: reads and writes runs/<run>/ (default: demo)")
+    export_cmd.add_argument("--from", dest="source", choices=("float", "ptq", "qat", "pruned"), default="float",
+                            help="checkpoint: float (model_float.pt, post-training quantization; default), ptq / qat "
+                                 "(from kws quantize), pruned (model_pruned.pt)")
+    export_cmd.add_argument("--board", choices=("nano33ble", "host"), default=None,
+                            help="memory budget to check (default: deploy.board)")
+    export_cmd.add_argument("--strict", action="store_true", help="exit 1 when an accuracy target is missed")
+    export_cmd.add_argument("--quiet", action="store_true", help="no progress output, only the parity table")
+    export_cmd.set_defaults(handler=_cmd_export)
+
+    report = commands.add_parser("report", help="one self-contained HTML page (+ Markdown, JSON) of a run's results")
+    _add_config_options(report)
+    report.add_argument("--run", default="demo", help="run name (default: demo)")
+    report.set_defaults(handler=_cmd_report)
+
     models = commands.add_parser("models", help="parameters, MACs and activation memory per layer of each model")
     _add_config_options(models)
     models.add_argument("name", nargs="?", default=None, help="one registered model (default: all)")
@@ -265,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(tables)
     tables.add_argument("--out", type=Path, default=Path("firmware/core/generated"), help="output folder")
     tables.set_defaults(handler=_cmd_frontend_tables)
+    _add_device_commands(commands)
+    _add_eval_commands(commands)
     return parser
 
 

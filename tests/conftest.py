@@ -105,3 +105,20 @@ def c_build(tmp_path_factory):
         return build_program(driver, cfg or FrontendConfig(), build_dir, sanitize=bool(sanitize) and ok)
 
     return build
+
+
+# ------------------------------------------------------------------------------ device tests (kws.device)
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory) -> Path:
+    """runs/tiny/ with config.toml and export/ as `kws export` writes them, for a small seeded model
+    (tests/tiny_export.py: ~15 s, TensorFlow). Tests copy it before changing anything."""
+    from tiny_export import build_tiny_export
+
+    return build_tiny_export(tmp_path_factory.mktemp("tiny_export") / "runs" / "tiny")
+
+
+@pytest.fixture(scope="session")
+def core_build_dir(tmp_path_factory) -> Path:
+    """One build folder for the core's shared library (the emulator's), shared by the session."""
+    return tmp_path_factory.mktemp("core_build")

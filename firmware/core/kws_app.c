@@ -232,6 +232,8 @@ static void detection(kws_app *app, const kws_recognition *r, uint32_t inference
     const char *name = app->info.model.labels[r->label];
     const uint64_t t_us = stream_time_us64(app);
     ++app->stats.detections;
+    app->last_label = r->label;
+    app->last_score = r->score;
     if (app->hal.led != NULL) {
         app->hal.led(app->hal.ctx, 1);
     }
@@ -606,6 +608,8 @@ void kws_app_reset(kws_app *app, uint32_t start_us)
     app->stats.model_errors = 0;
     app->stats.samples = 0;
     app->stats.frames = 0;
+    app->last_label = -1;
+    app->last_score = 0;
 }
 
 int kws_app_init(kws_app *app, const kws_hal *hal, const kws_build_info *info)
@@ -752,6 +756,14 @@ void kws_app_log(kws_app *app, uint8_t level, const char *text)
         t_str(app, text);
         t_end(app);
     }
+}
+
+int kws_app_last_detection(const kws_app *app, uint8_t *score)
+{
+    if (score != NULL) {
+        *score = app->last_label >= 0 ? app->last_score : (uint8_t)0;
+    }
+    return app->last_label;
 }
 
 int kws_app_mode(const kws_app *app)

@@ -115,6 +115,8 @@ typedef struct kws_app {
     char text[96];                /* outgoing text line, flushed when full */
     uint8_t text_len;
     kws_app_stats stats;
+    int16_t last_label;           /* label of the newest detection since RESET, -1 for none */
+    uint8_t last_score;           /* its score 0..255 */
 } kws_app;
 
 /* sizeof(kws_app), for hosts that allocate it from another language (ctypes). */
@@ -143,6 +145,12 @@ void kws_app_log(kws_app *app, uint8_t level, const char *text);
 
 /* Clears frontend, ring, recognizer history, counters and the duplicate check (like RESET). */
 void kws_app_reset(kws_app *app, uint32_t start_us);
+
+/* The label index of the newest detection since RESET (and its score 0..255 in *score if not NULL),
+ * or -1 when there was none. For boards that show which keyword was heard (the Nano's RGB LED): the
+ * led hook only says on/off, so the board reads this after kws_app_poll() returns (hooks must not
+ * call into the core). */
+int kws_app_last_detection(const kws_app *app, uint8_t *score);
 
 /* KWS_APP_MODE_TEXT or KWS_APP_MODE_BINARY. */
 int kws_app_mode(const kws_app *app);

@@ -110,6 +110,8 @@ class CoreApp:
         lib.kws_app_mode.restype = c_int
         lib.kws_app_get_stats.argtypes = [c_void_p]
         lib.kws_app_get_stats.restype = AppStats
+        lib.kws_app_last_detection.argtypes = [c_void_p, POINTER(c_uint8)]
+        lib.kws_app_last_detection.restype = c_int
 
         self._model = model
         self._error: BaseException | None = None
@@ -210,6 +212,12 @@ class CoreApp:
     def binary_mode(self) -> bool:
         """True after a HELLO (until BYE)."""
         return self._lib.kws_app_mode(self._app) == 1
+
+    def last_detection(self) -> tuple[int, int]:
+        """(label index, score) of the newest detection since RESET, (-1, 0) for none (kws_app_last_detection)."""
+        score = c_uint8(0)
+        label = self._lib.kws_app_last_detection(self._app, ctypes.byref(score))
+        return int(label), int(score.value)
 
     def stats(self) -> dict[str, int]:
         """kws_app_get_stats as a flat dict (link counters prefixed link_)."""
