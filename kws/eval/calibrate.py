@@ -167,3 +167,57 @@ def plot_sweep(rows: list[dict[str, Any]], chosen: dict[str, Any], target: float
         return str(save_figure(fig, path))
     finally:
         plt.close(fig)
+
+
+def calibrate_run(run_dir: str | Path, *, target_fa_per_hour: float = 1.0, tolerance_s: float = 1.0,
+                  windows_ms: Sequence[int] = DEFAULT_WINDOWS_MS, thresholds: Sequence[int] = DEFAULT_THRESHOLDS,
+                  suppressions_ms: Sequence[int] = DEFAULT_SUPPRESSIONS_MS) -> dict[str, Any]:
+    """`kws calibrate`: sweep the recorded stream of runs/<run>/eval/stream/, choose, write deploy.toml,
+    eval/calibration.json and eval/calibration.png; returns what calibration.json holds."""
+    import json
+
+    from kws.errors import KwsError
+    from kws.eval.stream import load_stream_recording
+    from kws.fsutil import atomic_write_text
+
+    run_dir = Path(run_dir)
+    if target_fa_per_hour < 0 or tolerance_s < 0:
+        raise KwsError("--target-fa-per-hour and --tolerance-s must not be negative")
+    if not (run_dir / "config.toml").is_file():
+        raise KwsError(f"{run_dir}/config.toml does not exist: train, export and evaluate the run first")
+    t_us, scores, events, stream = load_stream_recording(run_dir)
+    labels = stream["labels"]
+    if scores.ndim != 2 or scores.shape != (t_us.size, len(labels)) or t_us.size == 0:
+        raise KwsError(f"{run_dir}/eval/stream/scores.npz holds no usable scores ({scores.shape}); run "
+                       f"`kws eval --stream` again")
+    config = load_run_config(run_dir)
+    previous = config.deploy
+    rows = sweep(labels, t_us, scores, events, float(stream["duration_s"]), minimum_count=previous.minimum_count,
+                 tolerance_s=tolerance_s, windows_ms=windows_ms, thresholds=thresholds,
+                 suppressions_ms=suppressions_ms)
+    chosen, met = choose(rows, target_fa_per_hour)
+    deploy = replace(previous, average_window_ms=int(chosen["average_window_ms"]),
+                     detection_threshold=int(chosen["detection_threshold"]),
+                     suppression_ms=int(chosen["suppression_ms"]))
+    deploy.validate()
+    overlay = write_deploy_overlay(run_dir, deploy)
+    clip_points: dict[str, Any] = {}
+    clip_summary_path = run_dir / "eval" / "summary.json"
+    if clip_summary_path.exists():
+        clip_summary = json.loads(clip_summary_path.read_text(encoding="utf-8"))
+        clip_points = {"target_far": clip_summary.get("target_far"),
+                       "per_keyword": {word: entry["operating_point"]
+                                       for word, entry in clip_summary.get("per_keyword", {}).items()
+                                       if "operating_point" in entry}}
+    result = {"chosen": chosen, "target_met": met, "target_fa_per_hour": target_fa_per_hour,
+              "tolerance_s": tolerance_s, "minimum_count": previous.minimum_count,
+              "previous": {"average_window_ms": previous.average_window_ms,
+                           "detection_threshold": previous.detection_threshold,
+                           "suppression_ms": previous.suppression_ms},
+              "stream": {"duration_s": stream["duration_s"], "events": len(events), "inferences": int(t_us.size),
+                         "board": stream.get("board", "")},
+              "clip_operating_points": clip_points, "deploy_overlay": str(overlay), "sweep": rows}
+    eval_dir = run_dir / "eval"
+    atomic_write_text(eval_dir / "calibration.json", json.dumps(result, indent=1) + "\n")
+    plot_sweep(rows, chosen, target_fa_per_hour, eval_dir / "calibration.png")
+    return result
