@@ -90,13 +90,39 @@ $(RUN_DIR)/frontend/kws_frontend_tables.h: $(RUN_DIR)/config.toml
 $(RUN_DIR)/features.png: $(RUN_DIR)/config.toml $(SYNTH_DIR)/manifest.json
 	$(KWS) features --config $(RUN_DIR)/config.toml "$$(ls $(SYNTH_DIR)/yes/*.wav | head -n 1)" --png $@
 
+# ------------------------------------------------------------------------------------------ evaluation
+# On the board at PORT, or on the emulated board when PORT is empty. STREAM_MINUTES of labelled stream.
+STREAM_MINUTES ?= 10
+EVAL_WHERE = $(if $(PORT),--port $(PORT),--emulate)
+
+$(RUN_DIR)/eval/summary.json: $(RUN_DIR)/export/parity.json
+	$(KWS) eval --run $(RUN) $(EVAL_WHERE)
+
+$(RUN_DIR)/eval/stream/summary.json: $(RUN_DIR)/export/parity.json
+	$(KWS) eval --run $(RUN) $(EVAL_WHERE) --stream --minutes $(STREAM_MINUTES)
+
+$(RUN_DIR)/deploy.toml: $(RUN_DIR)/eval/stream/summary.json
+	$(KWS) calibrate --run $(RUN)
+
+REPORT_INPUTS := $(RUN_DIR)/model_float.pt $(RUN_DIR)/model_ptq.pt $(RUN_DIR)/model_qat.pt \
+                 $(RUN_DIR)/export/parity.json $(RUN_DIR)/eval/summary.json $(RUN_DIR)/deploy.toml
+$(RUN_DIR)/report/report.html: $(REPORT_INPUTS)
+	$(KWS) report --run $(RUN)
+
+.PHONY: eval stream calibrate report
+eval: setup $(RUN_DIR)/eval/summary.json
+stream: setup $(RUN_DIR)/eval/stream/summary.json
+calibrate: setup $(RUN_DIR)/deploy.toml
+report: setup $(RUN_DIR)/report/report.html
+
+# The whole pipeline on the offline synthetic set, no network and no board: synthesise, train, quantize,
+# export, evaluate on the emulated board over serial (clips and a stream), calibrate, report.
+demo: STREAM_MINUTES = 5
 demo: setup $(SYNTH_DIR)/manifest.json $(RUN_DIR)/config.toml $(RUN_DIR)/frontend/kws_frontend_tables.h \
-      $(RUN_DIR)/features.png $(RUN_DIR)/model_float.pt $(RUN_DIR)/model_ptq.pt $(RUN_DIR)/model_qat.pt
-	$(KWS) data stats --config $(RUN_DIR)/config.toml
+      $(RUN_DIR)/features.png $(RUN_DIR)/report/report.html
 	@echo
-	@echo "demo: dataset in $(SYNTH_DIR); config, C frontend tables, feature plot, trained model, training"
-	@echo "demo: curves, confusion matrix and PTQ/QAT int8 simulations in $(RUN_DIR)/"
-	@echo "demo: next stages (export, firmware, on-device evaluation) arrive with their issues."
+	@echo "demo: done. The report: $(RUN_DIR)/report/report.html (also report.md, report.json)"
+	@echo "demo: dataset in $(SYNTH_DIR); model, export, evaluation and calibration in $(RUN_DIR)/"
 
 # ---------------------------------------------------------------------------------------------- device
 # The board: `make flash RUN=demo [PORT=/dev/ttyACM0]` (arduino-cli; see firmware/nano33ble/README.md),
@@ -109,7 +135,7 @@ MIC ?=
 BOARD_FILES := $(wildcard firmware/nano33ble/*.ino firmware/nano33ble/*.cpp firmware/nano33ble/*.h) \
                $(wildcard firmware/core/*.c firmware/core/*.h)
 
-$(RUN_DIR)/sketch/nano33ble/nano33ble.ino: $(RUN_DIR)/export/parity.json $(BOARD_FILES)
+$(RUN_DIR)/sketch/nano33ble/nano33ble.ino: $(RUN_DIR)/export/parity.json $(BOARD_FILES) $(wildcard $(RUN_DIR)/deploy.toml)
 	$(KWS) flash --run $(RUN) --stage-only
 
 sketch: setup $(RUN_DIR)/sketch/nano33ble/nano33ble.ino

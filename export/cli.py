@@ -49,6 +49,11 @@ def run_export(args: argparse.Namespace) -> int:
             raise KwsError(f"{config_path} does not exist; train the run first (kws train --run {args.run}) "
                            f"or pass --config")
     config = load_config(config_path, args.overrides)
+    overlay = run_dir / "deploy.toml"
+    if overlay.exists():  # `kws calibrate` chose the recognizer settings: the generated C must carry them
+        from kws.eval.calibrate import apply_deploy_overlay
+
+        config = apply_deploy_overlay(config, overlay)
     say = None if args.quiet else (lambda text: print(text, flush=True))
     result = export_run(config, run_dir, args.source, board=args.board, progress=not args.quiet, log=say)
     print_summary(result.report)

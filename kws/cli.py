@@ -319,6 +319,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from kws.eval.calibrate import calibrate_run
+    from kws.eval.device_eval import operating_point_text
 
     run_dir = Path("runs") / args.run
     result = calibrate_run(run_dir, target_fa_per_hour=args.target_fa_per_hour, tolerance_s=args.tolerance_s)
@@ -330,12 +331,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
           f"{result['target_fa_per_hour']:g}/hour")
     points = result["clip_operating_points"]
     for word, op in points.get("per_keyword", {}).items():
-        print(f"clip level {word}: at FAR <= {points['target_far']:g}, score >= {op['threshold']:.0f} "
-              f"(FRR {op['frr']:.1%}, FAR {op['far']:.1%})")
+        print(f"clip level {word}: {operating_point_text(op, points['target_far'])}")
     if not points:
         print("clip level: no eval/summary.json yet (kws eval without --stream gives the ROC operating point)")
-    print(f"wrote {result['deploy_overlay']} (the next `make flash` deploys it) and {run_dir / 'eval'}/calibration.json, "
-          f"calibration.png")
+    print(f"wrote {result['deploy_overlay']} (the next `make flash` deploys it) and "
+          f"{run_dir / 'eval'}/calibration.json, calibration.png")
     return 0
 
 

@@ -9,11 +9,13 @@ model or journal behind under a name that later stages would trust.
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 
 def _fsync_dir(path: Path) -> None:
@@ -51,6 +53,24 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """atomic_write_bytes for UTF-8 text."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def json_safe(value: Any) -> Any:
+    """A copy with NaN and infinities as None (strict JSON has neither), tuples as lists, numpy scalars as Python."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # numpy scalar
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | os.PathLike[str], value: Any) -> Path:
+    """Strict JSON (no NaN/Infinity: see json_safe), indented, written atomically."""
+    return atomic_write_text(path, json.dumps(json_safe(value), indent=1, allow_nan=False) + "\n")
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from kws.checkpoint import CheckpointError, load_checkpoint, restore_model, save_checkpoint
 from kws.config import KwsConfig, config_to_dict, load_config, write_resolved_config
 from kws.errors import KwsError
+from kws.fsutil import write_json
 
 EVAL_BATCH = 500
 
@@ -330,7 +331,7 @@ def _finish(config: KwsConfig, run_dir: Path, model: torch.nn.Module, data: Prep
     import shutil
 
     from kws.eval.metrics import accuracy, confusion_matrix
-    from kws.fsutil import atomic_path, atomic_write_text
+    from kws.fsutil import atomic_path
 
     best_payload = load_checkpoint(run_dir / "checkpoints" / "best.pt", expect=config)
     restore_model(best_payload, model)
@@ -355,7 +356,7 @@ def _finish(config: KwsConfig, run_dir: Path, model: torch.nn.Module, data: Prep
         "resumed_from_step": start_step,
         "config": json.loads(json.dumps(config_to_dict(config))),
     }
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=1, allow_nan=True))
+    write_json(run_dir / "metrics.json", metrics)
     from kws.plots import plot_confusion_matrix, plot_training_curves
 
     plot_training_curves(history, run_dir / "training_curves.png", title=f"{config.model.name} ({run_dir.name})")

@@ -155,6 +155,12 @@ def test_calibrate_writes_deploy_toml_and_the_board_reproduces_the_chosen_figure
     assert (after.average_window_ms, after.detection_threshold, after.suppression_ms) == \
         (chosen["average_window_ms"], chosen["detection_threshold"], chosen["suppression_ms"])
     assert after.minimum_count == before.minimum_count and after != before
+    # ...and the generated C the emulator and `make flash` use carries it (no re-export needed).
+    from kws.device.artifacts import ExportedModel
+
+    deployed = ExportedModel.load(run_dir).recognizer
+    assert (deployed.average_window_ms, deployed.detection_threshold, deployed.suppression_ms) == \
+        (chosen["average_window_ms"], chosen["detection_threshold"], chosen["suppression_ms"])
     # The next stream evaluation sends the calibrated parameters; on the same stream the board's own recognizer
     # then gives exactly the figures the sweep predicted for them.
     summary = evaluate_stream(run_dir, eval_options(board, sc_real_dev), stream_options(sc_mini))

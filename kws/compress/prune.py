@@ -31,7 +31,6 @@ Writes into runs/<run>/ (each file atomically; model_pruned.pt last, so its pres
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from torch import nn
 from kws.checkpoint import load_checkpoint, restore_model, save_checkpoint
 from kws.config import ConfigError, KwsConfig, PruningConfig, config_to_dict, replace
 from kws.errors import KwsError
+from kws.fsutil import write_json
 
 # Fine-tuning batches come from steps PRUNE_STREAM + i: training uses steps 0..total and QAT
 # 10,000,000 + i, so pruning never replays the exact augmented batches either of them saw.
@@ -327,7 +327,7 @@ def prune(config: KwsConfig, run_dir: str | Path, structured: bool | None = None
         "pruning": config_to_dict(settings), "float_test_accuracy": float_test,
         "seconds": time.perf_counter() - started, "rows": rows,
     }
-    atomic_write_text(run_dir / "prune_report.json", json.dumps(report, indent=1, allow_nan=True))
+    write_json(run_dir / "prune_report.json", report)
     title = f"{config.model.name} {mode} pruning ({run_dir.name}, {settings.schedule} schedule)"
     atomic_write_text(run_dir / "prune_report.md", markdown_table(rows, structured=settings.structured, title=title))
     plot_pruning(rows, run_dir / "pruning.png", title=f"{config.model.name} {mode} pruning ({run_dir.name})")

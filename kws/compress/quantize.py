@@ -26,6 +26,7 @@ from kws.checkpoint import load_checkpoint, restore_model, save_checkpoint
 from kws.compress.qat import QatModel
 from kws.config import KwsConfig, replace
 from kws.errors import KwsError
+from kws.fsutil import write_json
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,6 @@ def quantize(config: KwsConfig, run_dir: str | Path, method: str | None = None, 
     from tqdm import tqdm
 
     from kws.data.augment import TrainingBatches
-    from kws.fsutil import atomic_write_text
     from kws.models import build_model
     from kws.train import FeatureExtractor, evaluate_accuracy, prepare_data
 
@@ -121,7 +121,7 @@ def quantize(config: KwsConfig, run_dir: str | Path, method: str | None = None, 
         "seconds": time.perf_counter() - started, "activation_ranges": qat.activation_ranges(),
         "quantized_outputs": list(qat.quantized_outputs),
     }
-    atomic_write_text(run_dir / f"quant_{method}.json", json.dumps(report, indent=1))
+    write_json(run_dir / f"quant_{method}.json", report)
     return QuantResult(method, float_test, int8_test, int8_val, checkpoint)
 
 

@@ -96,8 +96,11 @@ def choose(rows: list[dict[str, Any]], target_fa_per_hour: float) -> tuple[dict[
     """(best row, whether it meets the target); without any row meeting it, the fewest false accepts."""
     if not rows:
         raise ValueError("nothing to choose from: the sweep is empty")
-    ok = [r for r in rows if r["false_accepts_per_hour"] <= target_fa_per_hour]
-    pool = ok or rows
+    # A setting that detects nothing trivially meets any FA/h target; it is no answer, so only settings that
+    # find at least one keyword count as meeting it.
+    useful = [r for r in rows if r["false_reject_rate"] < 1.0] or rows
+    ok = [r for r in useful if r["false_accepts_per_hour"] <= target_fa_per_hour]
+    pool = ok or useful
     key = (lambda r: (r["false_reject_rate"], r["false_accepts_per_hour"], -r["detection_threshold"],
                       r["average_window_ms"], r["suppression_ms"])) if ok else \
           (lambda r: (r["false_accepts_per_hour"], r["false_reject_rate"], -r["detection_threshold"],
@@ -118,19 +121,51 @@ def write_deploy_overlay(run_dir: Path, deploy: DeployConfig) -> Path:
     return path
 
 
-def load_run_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> KwsConfig:
-    """A run's resolved config.toml with the calibrated deploy.toml overlay (if any) applied."""
+def apply_deploy_overlay(config: KwsConfig, overlay: str | Path) -> KwsConfig:
+    """The config with the recognizer settings of a deploy.toml (the board stays the config's)."""
     import tomllib
 
+    values = tomllib.loads(Path(overlay).read_text(encoding="utf-8")).get("deploy", {})
+    deploy = replace(config.deploy, **{k: v for k, v in values.items() if k != "board"})
+    deploy.validate()
+    return replace(config, deploy=deploy)
+
+
+def load_run_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> KwsConfig:
+    """A run's resolved config.toml with the calibrated deploy.toml overlay (if any) applied."""
     run_dir = Path(run_dir)
     config = load_config(run_dir / "config.toml", overrides)
     overlay = run_dir / DEPLOY_OVERLAY
-    if overlay.exists():
-        values = tomllib.loads(overlay.read_text(encoding="utf-8")).get("deploy", {})
-        deploy = replace(config.deploy, **{k: v for k, v in values.items() if k != "board"})
-        deploy.validate()
-        config = replace(config, deploy=deploy)
-    return config
+    return apply_deploy_overlay(config, overlay) if overlay.exists() else config
+
+
+_RECOGNIZER_DEFINES = {"KWS_AVERAGE_WINDOW_MS": "average_window_ms", "KWS_DETECTION_THRESHOLD": "detection_threshold",
+                       "KWS_SUPPRESSION_MS": "suppression_ms", "KWS_MINIMUM_COUNT": "minimum_count"}
+
+
+def update_generated_settings(run_dir: str | Path, deploy: DeployConfig) -> Path | None:
+    """Carry calibrated recognizer settings into the export's generated kws_settings.h (if exported).
+
+    The export renders these four defines from the (overlaid) config; rewriting them here means the next
+    `make flash` and the emulator deploy the calibration without a full re-export. The header stays a
+    generated file: this is the same generator output with new values, written atomically.
+    """
+    import re
+
+    from kws.fsutil import atomic_write_text
+
+    path = Path(run_dir) / "export" / "generated" / "kws_settings.h"
+    if not path.exists():
+        return None
+    text = path.read_text(encoding="utf-8")
+    for define, field_name in _RECOGNIZER_DEFINES.items():
+        text, count = re.subn(rf"(#define {define}\s+)\d+", rf"\g<1>{getattr(deploy, field_name)}", text)
+        if count != 1:
+            from kws.errors import KwsError
+
+            raise KwsError(f"{path} has no single #define {define}: re-export the run (make export)")
+    atomic_write_text(path, text)
+    return path
 
 
 def plot_sweep(rows: list[dict[str, Any]], chosen: dict[str, Any], target: float, path: str | Path) -> str:
@@ -178,7 +213,7 @@ def calibrate_run(run_dir: str | Path, *, target_fa_per_hour: float = 1.0, toler
 
     from kws.errors import KwsError
     from kws.eval.stream import load_stream_recording
-    from kws.fsutil import atomic_write_text
+    from kws.fsutil import write_json
 
     run_dir = Path(run_dir)
     if target_fa_per_hour < 0 or tolerance_s < 0:
@@ -201,6 +236,7 @@ def calibrate_run(run_dir: str | Path, *, target_fa_per_hour: float = 1.0, toler
                      suppression_ms=int(chosen["suppression_ms"]))
     deploy.validate()
     overlay = write_deploy_overlay(run_dir, deploy)
+    settings = update_generated_settings(run_dir, deploy)
     clip_points: dict[str, Any] = {}
     clip_summary_path = run_dir / "eval" / "summary.json"
     if clip_summary_path.exists():
@@ -216,8 +252,9 @@ def calibrate_run(run_dir: str | Path, *, target_fa_per_hour: float = 1.0, toler
                            "suppression_ms": previous.suppression_ms},
               "stream": {"duration_s": stream["duration_s"], "events": len(events), "inferences": int(t_us.size),
                          "board": stream.get("board", "")},
-              "clip_operating_points": clip_points, "deploy_overlay": str(overlay), "sweep": rows}
+              "clip_operating_points": clip_points, "deploy_overlay": str(overlay),
+              "generated_settings_updated": str(settings) if settings else None, "sweep": rows}
     eval_dir = run_dir / "eval"
-    atomic_write_text(eval_dir / "calibration.json", json.dumps(result, indent=1) + "\n")
+    write_json(eval_dir / "calibration.json", result)
     plot_sweep(rows, chosen, target_fa_per_hour, eval_dir / "calibration.png")
     return result

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import numpy as np
 
 from kws.errors import KwsError
+from kws.fsutil import write_json
 
 if TYPE_CHECKING:
     from kws.config import DataConfig, FrontendConfig, KwsConfig
@@ -637,7 +638,7 @@ def _write_results(run_dir: Path, config: "KwsConfig", labels: Sequence[str], op
                    link: dict[str, int], *, evaluated_now: int) -> EvalResult:
     from kws.eval.analysis import analyze_clips
     from kws.eval.metrics import latency_summary
-    from kws.fsutil import atomic_path, atomic_write_text
+    from kws.fsutil import atomic_path
 
     n = len(names)
     records = [done[k] for k in range(n)]
@@ -665,7 +666,7 @@ def _write_results(run_dir: Path, config: "KwsConfig", labels: Sequence[str], op
         with open(tmp, "wb") as handle:  # np.savez on a name would append .npz to the temporary name
             np.savez(handle, truth=truth, scores=scores, frontend_us=frontend_latency, inference_us=inference_us,
                      frames=frames, names=np.array(names, dtype=str))
-    atomic_write_text(eval_dir / SUMMARY_FILE, json.dumps(summary, indent=1) + "\n")
+    write_json(eval_dir / SUMMARY_FILE, summary)
     return EvalResult(summary, truth, scores, frontend_latency, inference_us, names, evaluated_now,
                       {"scores": eval_dir / SCORES_FILE, "summary": eval_dir / SUMMARY_FILE,
                        "journal": eval_dir / JOURNAL})

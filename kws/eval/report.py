@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from kws.config import KwsConfig
+from kws.fsutil import write_json
 
 
 @dataclass
@@ -104,7 +105,7 @@ def _accuracy_section(run_dir: Path) -> tuple[Section, dict[str, float]]:
             figures[f"{method.upper()} simulated int8"] = quant["int8_test_accuracy"]
     parity = _read_json(run_dir / "export" / "parity.json")
     if parity:
-        for hop in parity["hops"]:
+        for hop in parity.get("hops", []):
             if hop["hop"] in ("tflite_int8", "tflite_micro"):
                 figures[f"{hop['title']} ({parity['source']})"] = hop["accuracy"]
     device = _read_json(run_dir / "eval" / "summary.json")
@@ -148,8 +149,9 @@ def _device_section(run_dir: Path, out_dir: Path) -> Section:
             continue
         op = entry["operating_point"]
         dep = entry["at_deploy_threshold"]
+        op_threshold = "never" if op["threshold"] is None else f">= {op['threshold']:.0f}"  # None: nothing accepted
         rows.append([word, str(entry["positives"]), f"{entry['auc']:.4f}", _pct(entry["eer"]),
-                     f">= {op['threshold']:.0f}: FRR {_pct(op['frr'])}, FAR {_pct(op['far'])}",
+                     f"{op_threshold}: FRR {_pct(op['frr'])}, FAR {_pct(op['far'])}",
                      f">= {dep['threshold']}: FRR {_pct(dep['frr'])}, FAR {_pct(dep['far'])}"])
     section.tables.append((["keyword", "clips", "AUC", "EER", f"operating point (FAR <= {summary['target_far']:g})",
                             "at the deployed threshold"], rows))
@@ -212,7 +214,7 @@ def _latency_section(run_dir: Path, out_dir: Path) -> Section:
 def _budget_section(run_dir: Path, out_dir: Path) -> Section:
     section = Section("Flash and RAM budget")
     parity = _read_json(run_dir / "export" / "parity.json")
-    if parity is None or not parity.get("budget"):
+    if parity is None or not parity.get("budget") or not parity.get("arena"):
         section.missing = "make export"
         return section
     b = parity["budget"]
@@ -251,7 +253,7 @@ def _budget_section(run_dir: Path, out_dir: Path) -> Section:
 def _parity_section(run_dir: Path) -> Section:
     section = Section("Parity at every hop")
     parity = _read_json(run_dir / "export" / "parity.json")
-    if parity is None:
+    if parity is None or "hops" not in parity:
         section.missing = "make export"
         return section
     rows = []
@@ -371,7 +373,7 @@ def build_report(config: KwsConfig, run_dir: str | Path) -> dict[str, Path]:
             numbers[name] = value
     paths = {"html": out_dir / "report.html", "md": out_dir / "report.md", "json": out_dir / "report.json"}
     atomic_write_text(paths["md"], "\n".join(md))
-    atomic_write_text(paths["json"], json.dumps(numbers, indent=1, default=str))
+    write_json(paths["json"], json.loads(json.dumps(numbers, default=str)))
     atomic_write_text(paths["html"], "\n".join(page))
     return paths
 

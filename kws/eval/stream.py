@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from kws.eval.device_eval import EVAL_DIR, BoardSession, DeviceEvalError, EvalOptions
+from kws.fsutil import write_json
 
 if TYPE_CHECKING:
     from kws.config import DataConfig, FrontendConfig, KwsConfig
@@ -475,9 +476,9 @@ def evaluate_stream(run_dir: str | Path, options: EvalOptions, stream_options: S
     atomic_write_text(out / "events.json", json.dumps({"events": stream.events, "distractors": stream.distractors,
                                                        "duration_s": stream.duration_s, "source": stream.source},
                                                       indent=1) + "\n")
-    atomic_write_text(out / "detections.json", json.dumps(detections_json, indent=1) + "\n")
+    write_json(out / "detections.json", detections_json)
     write_wav(out / "stream.wav", stream.audio, sr)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_json(out / "summary.json", summary)
     return summary
 
 
