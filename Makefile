@@ -107,7 +107,7 @@ $(RUN_DIR)/deploy.toml: $(RUN_DIR)/eval/stream/summary.json
 REPORT_INPUTS := $(RUN_DIR)/model_float.pt $(RUN_DIR)/model_ptq.pt $(RUN_DIR)/model_qat.pt \
                  $(RUN_DIR)/export/parity.json $(RUN_DIR)/eval/summary.json $(RUN_DIR)/deploy.toml
 $(RUN_DIR)/report/report.html: $(REPORT_INPUTS)
-	$(KWS) report --run $(RUN)
+	$(KWS) report --run $(RUN) --strict
 
 .PHONY: eval stream calibrate report
 eval: setup $(RUN_DIR)/eval/summary.json

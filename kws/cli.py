@@ -190,6 +190,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     print(f"report: {paths['html']} (also {paths['md'].name}, {paths['json'].name})")
     if missing:
         print("report: not filled yet: " + "; ".join(missing))
+        if args.strict:
+            return 1
     return 0
 
 
@@ -484,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="one self-contained HTML page (+ Markdown, JSON) of a run's results")
     _add_config_options(report)
     report.add_argument("--run", default="demo", help="run name (default: demo)")
+    report.add_argument("--strict", action="store_true", help="exit 1 if any section could not be filled")
     report.set_defaults(handler=_cmd_report)
 
     models = commands.add_parser("models", help="parameters, MACs and activation memory per layer of each model")
