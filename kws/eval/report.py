@@ -221,19 +221,23 @@ def _budget_section(run_dir: Path, out_dir: Path) -> Section:
     from kws.plots import pyplot, save_figure
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 2.6))
+    fig, ax = plt.subplots(figsize=(8.5, 2.8))
     board = b["board"]
-    rows = [("flash", b["model_bytes"], board["code_flash_estimate"], board["flash_bytes"], b["flash_limit"], "model"),
-            ("RAM", b["arena_bytes"], board["ram_reserved_estimate"], board["ram_bytes"], b["ram_limit"], "tensor arena")]
-    for i, (name, own, rest, total, limit, own_name) in enumerate(rows):
-        ax.barh(i, own / 1024, color="tab:blue", label=own_name if i == 0 else "tensor arena")
-        ax.barh(i, rest / 1024, left=own / 1024, color="tab:gray", alpha=0.6,
-                label="code / reserved (estimate)" if i == 0 else None)
-        ax.plot([limit / 1024] * 2, [i - 0.4, i + 0.4], color="red")
-        ax.text(total / 1024, i, f" {total // 1024} KiB", va="center")
+    rows = [("flash", b["model_bytes"], board["code_flash_estimate"], board["flash_bytes"], b["flash_limit"],
+             "model", "tab:blue"),
+            ("RAM", b["arena_bytes"], board["ram_reserved_estimate"], board["ram_bytes"], b["ram_limit"],
+             "tensor arena", "tab:orange")]
+    for i, (name, own, rest, total, limit, own_name, colour) in enumerate(rows):
+        ax.barh(i, total / 1024, color="none", edgecolor="black", linewidth=0.8)  # the whole memory
+        ax.barh(i, own / 1024, color=colour, label=f"{own_name} ({own / 1024:.1f} KiB)")
+        ax.barh(i, rest / 1024, left=own / 1024, color="tab:gray", alpha=0.5,
+                label="rest of the firmware (estimate)" if i == 0 else None)
+        ax.plot([limit / 1024] * 2, [i - 0.45, i + 0.45], color="red", label="limit with headroom" if i == 0 else None)
+        ax.text(total / 1024, i + 0.42, f"{total // 1024} KiB", ha="right", va="bottom", fontsize=8)
     ax.set_yticks([0, 1], ["flash", "RAM"])
-    ax.set_xlabel("KiB (red: limit with headroom)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_ylim(-0.6, 1.9)
+    ax.set_xlabel("KiB")
+    ax.legend(loc="upper right", fontsize=8, ncol=2)
     ax.set_title(board["description"])
     png = out_dir / "budget.png"
     try:
