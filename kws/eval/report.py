@@ -120,8 +120,8 @@ def _accuracy_section(run_dir: Path) -> tuple[Section, dict[str, float]]:
     if device is None:
         section.text.append("No on-device evaluation yet: run `kws eval --port ...` (or `make demo`).")
     else:
-        section.text.append(f"On-device clips: {device['clips']:,}; the test split differs from training's only if the "
-                            f"evaluation was given another dataset ({device.get('data_dir', '')}).")
+        section.text.append(f"On-device: {device['clips']:,} test clips of `{device.get('data_dir', '')}` sent to the "
+                            f"board as {device.get('feed', 'audio')}.")
     return section, figures
 
 
