@@ -140,7 +140,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from kws.compress.quantize import quantize
 
-    config = _config(args)
+    config = _run_config(args)  # the run's own config.toml unless --config is given
     result = quantize(config, Path("runs") / args.run, args.method, progress=not args.quiet)
     print(f"{result.method}: simulated int8 test accuracy {result.int8_test_accuracy:.2%} "
           f"(float {result.float_test_accuracy:.2%}); wrote {result.checkpoint}")
@@ -150,7 +150,7 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
 def _cmd_prune(args: argparse.Namespace) -> int:
     from kws.compress.prune import prune
 
-    config = _config(args)
+    config = _run_config(args)  # the run's own config.toml unless --config is given
     result = prune(config, Path("runs") / args.run, args.structured, progress=not args.quiet)
     print(f"{result.mode} pruning: sparsity {result.sparsity:.1%}, test accuracy {result.test_accuracy:.2%} "
           f"(float {result.float_test_accuracy:.2%}); wrote {result.checkpoint} and prune_report.md")
@@ -172,13 +172,12 @@ def _run_config(args: argparse.Namespace):
     """--config if given, else the run's own config.toml (+ the calibrated deploy.toml overlay)."""
     if args.config is not None:
         return _config(args)
-    from kws.errors import KwsError
     from kws.eval.calibrate import load_run_config
 
     run_dir = Path("runs") / args.run
     if not (run_dir / "config.toml").exists():
-        raise KwsError(f"{run_dir}/config.toml does not exist; train the run first (make train RUN={args.run}) "
-                       f"or pass --config")
+        # No run yet: defaults plus --set, so bad values are still named; the stage then says what is missing.
+        return _config(args)
     return load_run_config(run_dir, args.overrides)
 
 
