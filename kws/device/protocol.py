@@ -21,6 +21,7 @@ from the byte after its first sync byte, so a real frame hidden in garbage is al
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import struct
 import zlib
@@ -550,44 +551,45 @@ class Info(Message):
 
 
 @dataclass(frozen=True)
-class Ack(Message):
+class _FixedMessage(Message):
+    """A message whose payload is its fields, in declaration order, packed little-endian with FORMAT."""
+
+    FORMAT: ClassVar[str] = ""
+
+    def payload(self) -> bytes:
+        return struct.pack("<" + self.FORMAT, *(getattr(self, f.name) for f in dataclasses.fields(self)))
+
+    @classmethod
+    def from_payload(cls, payload: bytes):  # type: ignore[override]
+        r = _Reader(payload, cls.TYPE.name)
+        fields = r.unpack(cls.FORMAT)
+        r.done()
+        return cls(*fields)
+
+
+@dataclass(frozen=True)
+class Ack(_FixedMessage):
     """Board -> host: the frame (seq, type) was accepted; count = samples/frames since RESET."""
 
+    FORMAT: ClassVar[str] = "HBBI"
     TYPE: ClassVar[MsgType] = MsgType.ACK
     acked_seq: int = 0
     acked_type: int = 0
     status: int = AckStatus.OK
     count: int = 0
 
-    def payload(self) -> bytes:
-        return struct.pack("<HBBI", self.acked_seq, self.acked_type, self.status, self.count)
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> "Ack":
-        r = _Reader(payload, "ACK")
-        fields = r.unpack("HBBI")
-        r.done()
-        return cls(*fields)
 
 
 @dataclass(frozen=True)
-class Nak(Message):
+class Nak(_FixedMessage):
     """Board -> host: the frame (seq, type) was refused with an ErrorCode."""
 
+    FORMAT: ClassVar[str] = "HBB"
     TYPE: ClassVar[MsgType] = MsgType.NAK
     acked_seq: int = 0
     acked_type: int = 0
     code: int = ErrorCode.NONE
 
-    def payload(self) -> bytes:
-        return struct.pack("<HBB", self.acked_seq, self.acked_type, self.code)
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> "Nak":
-        r = _Reader(payload, "NAK")
-        fields = r.unpack("HBB")
-        r.done()
-        return cls(*fields)
 
 
 @dataclass(frozen=True)
@@ -626,24 +628,16 @@ class Scores(Message):
 
 
 @dataclass(frozen=True)
-class Timing(Message):
+class Timing(_FixedMessage):
     """Board -> host: device-timed latency of one inference (frontend and model separately)."""
 
+    FORMAT: ClassVar[str] = "IIIH"
     TYPE: ClassVar[MsgType] = MsgType.TIMING
     inference: int = 0
     frontend_us: int = 0
     invoke_us: int = 0
     frames: int = 0
 
-    def payload(self) -> bytes:
-        return struct.pack("<IIIH", self.inference, self.frontend_us, self.invoke_us, self.frames)
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> "Timing":
-        r = _Reader(payload, "TIMING")
-        fields = r.unpack("IIIH")
-        r.done()
-        return cls(*fields)
 
 
 @dataclass(frozen=True)
