@@ -577,7 +577,10 @@ def write_resolved_config(config: KwsConfig, run_dir: str | os.PathLike[str]) ->
     from kws.fsutil import atomic_write_text  # local import keeps this module dependency-light
 
     target = Path(run_dir) / "config.toml"
-    atomic_write_text(target, config_to_toml(config))
+    text = config_to_toml(config)
+    # Leave an identical file untouched: its mtime is what Make's file targets compare.
+    if not (target.exists() and target.read_text(encoding="utf-8") == text):
+        atomic_write_text(target, text)
     return target
 
 
