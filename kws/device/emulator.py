@@ -34,13 +34,13 @@ import subprocess
 import sys
 import threading
 import time
-import tty
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from kws.device.artifacts import FIRMWARE_VERSION, ExportedModel
+from kws.device.rawpty import open_raw_pty
 from kws.errors import KwsError
 
 BOARD_NAME = "host"
@@ -200,13 +200,8 @@ class Emulator:
         exported = self.exported
         library = build_shared_library(exported.frontend, self._build_dir)
         self._tflm = TflmModel(exported.model, exported.arena_bytes)
-        self._master, self._slave = os.openpty()
+        self._master, self._slave, self.port = open_raw_pty()
         try:
-            # Raw on both ends: no echo, no CR/LF translation (a 0x0D inside an audio frame must stay 0x0D).
-            tty.setraw(self._master)
-            tty.setraw(self._slave)
-            os.set_blocking(self._master, False)
-            self.port = os.ttyname(self._slave)
             self._wake_r, self._wake_w = os.pipe()
             self._mic_t0 = time.monotonic()
             self._mic_pos_total = 0

@@ -39,6 +39,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from kws.device.rawpty import open_raw_pty
 from kws.errors import KwsError
 
 WRITE_STALL_S = 2.0
@@ -184,12 +185,7 @@ class FaultProxy:
             return self.port
         self._board = _open_raw(self.board_port)
         try:
-            self._master, self._slave = os.openpty()
-            # Raw on both ends: no echo, no CR/LF translation (a 0x0D inside a frame must stay 0x0D).
-            tty.setraw(self._master)
-            tty.setraw(self._slave)
-            os.set_blocking(self._master, False)
-            self.port = os.ttyname(self._slave)
+            self._master, self._slave, self.port = open_raw_pty()
             self._wake_r, self._wake_w = os.pipe()
         except BaseException:
             self._close_fds()
