@@ -21,6 +21,7 @@ import pytest
 
 from conftest import SANITIZER_ENV
 from kws.config import FrontendConfig
+from kws.device import framing as F
 from kws.device import protocol as P
 from kws.device.cbuild import CORE_DIR
 
@@ -67,7 +68,7 @@ def test_header_and_python_constants_are_the_same_spec():
     assert set(header) == set(python), (f"only in the header: {sorted(set(header) - set(python))}; "
                                         f"only in Python: {sorted(set(python) - set(header))}")
     assert {k: v for k, v in header.items() if python[k] != v} == {}
-    assert P.crc32(b"123456789") == 0xCBF43926  # the CRC-32 check value named in the header
+    assert F.crc32(b"123456789") == 0xCBF43926  # the CRC-32 check value named in the header
 
 
 def test_the_header_documents_every_message_type():
@@ -107,7 +108,7 @@ def every_message() -> list[P.Message]:
         P.Reset(), P.Reset(stream_time_us=0xFFFFFFFF),
         P.SetParams(), P.SetParams(P.Params(600_000, 0, 64, 255, 255, int(P.Flag.LIVE_AUDIO))),
         P.Audio(), P.Audio.from_samples(np.array([-32768, -1, 0, 1, 32767], dtype=np.int16)),
-        P.Audio.from_samples(rng.integers(-32768, 32768, P.MAX_PAYLOAD // 2).astype(np.int16)),
+        P.Audio.from_samples(rng.integers(-32768, 32768, F.MAX_PAYLOAD // 2).astype(np.int16)),
         P.Features(), P.Features.from_array(rng.integers(-128, 128, (49, 40)).astype(np.int8)),
         P.Bye(),
         P.Info(), P.Info(arena_bytes=0xFFFFFFFF, input_scale=0.5, input_zero_point=-128, output_scale=2.0 ** -8,
@@ -130,8 +131,8 @@ def test_every_message_type_is_covered():
 def test_python_round_trip_of_every_message():
     counter = P.SequenceCounter(0xFFF0)  # the seq wraps inside the stream
     wire = P.encode_messages(every_message(), counter)
-    events = P.FrameDecoder().feed(wire)
-    assert all(isinstance(e, P.Frame) for e in events)
+    events = F.FrameDecoder().feed(wire)
+    assert all(isinstance(e, F.Frame) for e in events)
     assert [P.decode_message(e) for e in events] == every_message()
     assert [e.seq for e in events][15:18] == [0xFFFF, 0, 1]
 
@@ -147,18 +148,18 @@ def test_python_round_trip_of_every_message():
     (0x42, b"", "unknown message type"),
 ])
 def test_malformed_payloads_are_protocol_errors(message_type, payload, match):
-    with pytest.raises(P.ProtocolError, match=match):
-        P.decode_message(P.Frame(message_type, 0, payload))
+    with pytest.raises(F.ProtocolError, match=match):
+        P.decode_message(F.Frame(message_type, 0, payload))
 
 
 def test_encoding_refuses_what_the_wire_cannot_carry():
-    with pytest.raises(P.ProtocolError, match="exceeds"):
-        P.encode_frame(P.MsgType.AUDIO, 0, bytes(P.MAX_PAYLOAD + 2))
-    with pytest.raises(P.ProtocolError, match="255"):
+    with pytest.raises(F.ProtocolError, match="exceeds"):
+        F.encode_frame(P.MsgType.AUDIO, 0, bytes(F.MAX_PAYLOAD + 2))
+    with pytest.raises(F.ProtocolError, match="255"):
         P.encode_message(P.Detection(name="x" * 256), 0)
-    with pytest.raises(P.ProtocolError, match="labels"):
+    with pytest.raises(F.ProtocolError, match="labels"):
         P.encode_message(P.Info(labels=("a",) * 65), 0)
-    with pytest.raises(P.ProtocolError, match="int16"):
+    with pytest.raises(F.ProtocolError, match="int16"):
         P.Audio.from_samples(np.zeros(4, dtype=np.float32))
 
 
@@ -167,32 +168,32 @@ def test_decoder_finds_frames_split_anywhere_and_hidden_in_garbage():
     frames = [P.encode_message(m, i) for i, m in enumerate(every_message())]
     garbage = [bytes(rng.integers(0, 256, rng.integers(0, 40)).astype(np.uint8)) + b"\xa5\x5a\xa5" for _ in frames]
     stream = b"".join(g + f for g, f in zip(garbage, frames))
-    decoder = P.FrameDecoder()
+    decoder = F.FrameDecoder()
     events = []
     position = 0
     while position < len(stream):  # slices of 1..300 bytes
         step = int(rng.integers(1, 300))
         events += decoder.feed(stream[position:position + step])
         position += step
-    found = [P.decode_message(e) for e in events if isinstance(e, P.Frame)]
+    found = [P.decode_message(e) for e in events if isinstance(e, F.Frame)]
     assert found == every_message()
-    text = b"".join(e.data for e in events if isinstance(e, P.Text))
+    text = b"".join(e.data for e in events if isinstance(e, F.Text))
     assert text == b"".join(garbage)  # every non-frame byte comes out as text, in order
 
 
 def test_a_false_header_does_not_swallow_the_next_frame():
     # A header with a valid check byte announcing 2,000 bytes, then a real frame at once.
-    false = P.encode_frame(P.MsgType.AUDIO, 5, bytes(2000))[:P.HEADER_SIZE]
+    false = F.encode_frame(P.MsgType.AUDIO, 5, bytes(2000))[:F.HEADER_SIZE]
     real = P.encode_message(P.Hello(), 6)
-    decoder = P.FrameDecoder()
+    decoder = F.FrameDecoder()
     assert decoder.feed(false + real) == []          # held: it may still be a frame
     events = decoder.expire()                        # the line went quiet: give up on it
-    assert events[0] == P.Text(false) and P.Frame(P.MsgType.HELLO, 6, P.Hello().payload()) in events
+    assert events[0] == F.Text(false) and F.Frame(P.MsgType.HELLO, 6, P.Hello().payload()) in events
     # Without expiry the real frame is found once enough bytes arrive to fail the false candidate.
-    decoder = P.FrameDecoder()
+    decoder = F.FrameDecoder()
     events = decoder.feed(false + real + bytes(2100))
-    assert [e for e in events if isinstance(e, P.BadFrame)] == [P.BadFrame("bad_crc", P.MsgType.AUDIO, 5, 2000)]
-    assert P.Frame(P.MsgType.HELLO, 6, P.Hello().payload()) in events
+    assert [e for e in events if isinstance(e, F.BadFrame)] == [F.BadFrame("bad_crc", P.MsgType.AUDIO, 5, 2000)]
+    assert F.Frame(P.MsgType.HELLO, 6, P.Hello().payload()) in events
 
 
 # ---------------------------------------------------------------------------- Python -> C -> Python
@@ -212,7 +213,7 @@ def test_python_to_c_to_python_round_trip_of_every_message(roundtrip_exe):
     wire = P.encode_messages(messages, P.SequenceCounter(100))
     out = run(roundtrip_exe, stdin=wire)
     assert out.stdout == wire  # the C codec re-encodes every layout byte for byte
-    events = P.FrameDecoder().feed(out.stdout)
+    events = F.FrameDecoder().feed(out.stdout)
     assert [P.decode_message(e) for e in events] == messages
     assert [e.seq for e in events] == list(range(100, 100 + len(messages)))
     assert out.stderr.decode().startswith(f"frames={len(messages)} bad_crc=0 bad_header=0 too_large=0 text_bytes=0")
@@ -222,17 +223,17 @@ def expected_roundtrip_output(stream: bytes) -> bytes:
     """What protocol_roundtrip must write, computed with the Python decoder: text as is, NAK for bad
     candidates, the frame itself when its layout decodes, ERROR(code) when it does not."""
     out = []
-    for event in P.FrameDecoder().feed(stream):
-        if isinstance(event, P.Text):
+    for event in F.FrameDecoder().feed(stream):
+        if isinstance(event, F.Text):
             out.append(event.data)
-        elif isinstance(event, P.BadFrame):
+        elif isinstance(event, F.BadFrame):
             code = P.ErrorCode.BAD_CRC if event.kind == "bad_crc" else P.ErrorCode.TOO_LARGE
             out.append(P.encode_message(P.Nak(event.seq, event.type, code), event.seq))
         else:
             try:
                 P.decode_message(event)
-                out.append(P.encode_frame(event.type, event.seq, event.payload))
-            except P.ProtocolError:
+                out.append(F.encode_frame(event.type, event.seq, event.payload))
+            except F.ProtocolError:
                 code = P.ErrorCode.UNKNOWN_TYPE if event.type not in P.MESSAGE_CLASSES else P.ErrorCode.BAD_PAYLOAD
                 out.append(P.encode_message(P.Error(code, "decode failed"), event.seq))
     return b"".join(out)
@@ -251,7 +252,7 @@ def hostile_stream(seed: int, count: int) -> bytes:
             parts.append(frame)
         elif kind == 1:  # random type and payload, correct framing
             payload = bytes(rng.integers(0, 256, rng.integers(0, 64)).astype(np.uint8))
-            parts.append(P.encode_frame(int(rng.integers(0, 256)), i, payload))
+            parts.append(F.encode_frame(int(rng.integers(0, 256)), i, payload))
         elif kind == 2:  # truncated
             parts.append(frame[:rng.integers(1, len(frame))])
         elif kind == 3:  # one flipped bit anywhere
@@ -259,9 +260,9 @@ def hostile_stream(seed: int, count: int) -> bytes:
             b[rng.integers(0, len(b))] ^= 1 << int(rng.integers(0, 8))
             parts.append(bytes(b))
         elif kind == 4:  # false header announcing too much or a bit
-            length = int(rng.choice([P.MAX_PAYLOAD + 1, 0xFFFF, int(rng.integers(0, 50))]))
+            length = int(rng.choice([F.MAX_PAYLOAD + 1, 0xFFFF, int(rng.integers(0, 50))]))
             header = struct.pack("<BHH", int(rng.integers(0, 256)), i, length)
-            parts.append(P.SYNC + header + bytes([P.crc32(header) & 0xFF]))
+            parts.append(F.SYNC + header + bytes([F.crc32(header) & 0xFF]))
         elif kind == 5:
             parts.append(bytes(rng.choice([0xA5, 0x5A, 0x00, 0x0A], rng.integers(1, 6)).astype(np.uint8)))
         else:
@@ -275,7 +276,7 @@ def test_c_parser_and_python_decoder_agree_byte_for_byte_on_hostile_streams(seed
     out = run(roundtrip_exe, stdin=stream)
     assert out.stdout == expected_roundtrip_output(stream)
     stats = dict(kv.split("=") for kv in out.stderr.decode().split())
-    decoder = P.FrameDecoder()
+    decoder = F.FrameDecoder()
     decoder.feed(stream)
     assert {k: int(v) for k, v in stats.items()} == vars(decoder.stats)
     assert decoder.stats.frames > 100 and decoder.stats.bad_crc > 20 and decoder.stats.too_large > 5
@@ -298,7 +299,7 @@ def frames_of(events: list) -> list[P.Message]:
 
 
 def text_of(events: list) -> str:
-    return b"".join(e.data for e in events if isinstance(e, P.Text)).decode("ascii")
+    return b"".join(e.data for e in events if isinstance(e, F.Text)).decode("ascii")
 
 
 def test_boot_text_then_handshake_then_info(app_exe):
@@ -340,7 +341,7 @@ def test_audio_feed_gives_scores_timing_and_ack_in_order(app_exe, tmp_path):
     assert scores[0].scores == tuple(int(v) for v in model_input[-1, :4])  # the echo model
     assert timing[0].frames == 49 and timing[0].invoke_us > 0 and timing[0].frontend_us > 0
     # The board numbers its own frames 0, 1, 2, ... without gaps.
-    assert [e.seq for e in P.FrameDecoder().feed(run(app_exe, stdin=wire).stdout) if isinstance(e, P.Frame)] == \
+    assert [e.seq for e in F.FrameDecoder().feed(run(app_exe, stdin=wire).stdout) if isinstance(e, F.Frame)] == \
         list(range(len(messages)))
 
 
@@ -367,14 +368,14 @@ def test_refusals_carry_the_right_error_code(app_exe):
         P.encode_message(P.Audio.from_samples(np.zeros(10, np.int16)), 0),   # before HELLO
         P.encode_message(P.Hello(version=2), 1),                              # wrong version
         P.encode_message(P.Hello(), 2),
-        P.encode_frame(P.MsgType.HELLO, 3, b"\x01"),                          # short payload
+        F.encode_frame(P.MsgType.HELLO, 3, b"\x01"),                          # short payload
         P.encode_message(P.Features(bytes(41)), 4),                           # not whole frames
         P.encode_message(P.SetParams(P.Params(infer_every=0)), 5),
         P.encode_message(P.SetParams(P.Params(average_window_ms=700_000)), 6),
         P.encode_message(P.SetParams(P.Params(flags=0x80)), 7),
         P.encode_message(P.Info(), 8),                                        # a board -> host type
-        P.SYNC + too_large_header + bytes([P.crc32(too_large_header) & 0xFF]),
-        P.encode_frame(0x42, 10, b""),                                        # unknown type
+        F.SYNC + too_large_header + bytes([F.crc32(too_large_header) & 0xFF]),
+        F.encode_frame(0x42, 10, b""),                                        # unknown type
         P.encode_message(P.Bye(), 11),
         P.encode_message(P.Features(bytes(40)), 12),                          # after BYE
     ])
@@ -507,7 +508,7 @@ def test_the_core_as_a_shared_library_with_a_python_model(tmp_path):
                   recognizer=RecognizerConfig(average_window_ms=40, minimum_count=1))
     assert b"".join(sent).startswith(b"KWS ready firmware=0.1.0-host board=host")
     sent.clear()
-    false = P.encode_frame(P.MsgType.AUDIO, 5, bytes(2000))[:P.HEADER_SIZE]
+    false = F.encode_frame(P.MsgType.AUDIO, 5, bytes(2000))[:F.HEADER_SIZE]
     app.receive(false + P.encode_message(P.Hello(), 0))
     assert sent == [] and not app.binary_mode          # held by the false candidate
     clock[0] = (clock[0] + 150_000) & 0xFFFFFFFF         # 150 ms of silence, across the wrap
@@ -542,7 +543,7 @@ def fuzz_input(seed: int, frames: int) -> bytes:
         if r < 0.35:
             parts.append(hostile_stream(int(rng.integers(0, 1 << 30)), 1))
         elif r < 0.6:
-            samples = rng.integers(-32768, 32768, int(rng.integers(0, P.MAX_PAYLOAD // 2 + 1))).astype(np.int16)
+            samples = rng.integers(-32768, 32768, int(rng.integers(0, F.MAX_PAYLOAD // 2 + 1))).astype(np.int16)
             parts.append(P.encode_message(P.Audio.from_samples(samples), int(rng.integers(0, 65536))))
         elif r < 0.72:
             n = int(rng.integers(0, 49)) * 40 + int(rng.random() < 0.2)
@@ -556,7 +557,7 @@ def fuzz_input(seed: int, frames: int) -> bytes:
             parts.append(P.encode_message(rng.choice([P.Hello(), P.Reset(int(rng.integers(0, 1 << 32))),
                                                       P.Reset(), P.Bye()]), i))
         else:  # random payload of a random type, correctly framed, possibly cut
-            frame = P.encode_frame(int(rng.integers(0, 256)), i,
+            frame = F.encode_frame(int(rng.integers(0, 256)), i,
                                    bytes(rng.integers(0, 256, int(rng.integers(0, 300))).astype(np.uint8)))
             parts.append(frame if rng.random() < 0.7 else frame[:int(rng.integers(1, len(frame)))])
     return b"".join(parts)

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from kws.device import framing as F
 from kws.device import protocol as P
 from kws.errors import KwsError
 
@@ -148,7 +149,7 @@ class BoardLink:
     """A conversation with one board over one serial line (see the module docstring)."""
 
     def __init__(self, port: Any, *, name: str | None = None, timeout: float = 2.0, retries: int = 3,
-                 chunk_samples: int = P.MAX_PAYLOAD // 2,
+                 chunk_samples: int = F.MAX_PAYLOAD // 2,
                  tamper: Callable[[bytes, int], bytes] | None = None) -> None:
         """`port` is an open pyserial-like object (read/write/in_waiting/reset_input_buffer/close).
         `tamper(frame, attempt)` may rewrite an outgoing frame (tests: drop or corrupt the first attempt)."""
@@ -160,7 +161,7 @@ class BoardLink:
         self.retries = retries
         self.chunk_samples = chunk_samples
         self._tamper = tamper
-        self._decoder = P.FrameDecoder()
+        self._decoder = F.FrameDecoder()
         self._seq = P.SequenceCounter()
         self._inbox: list[P.Message] = []
         self._text = bytearray()
@@ -217,12 +218,12 @@ class BoardLink:
             self._event(event)
         return True
 
-    def _event(self, event: P.Event) -> None:
-        if isinstance(event, P.Text):
+    def _event(self, event: F.Event) -> None:
+        if isinstance(event, F.Text):
             self._text += event.data
             self.stats.text_bytes += len(event.data)
             del self._text[:-65536]  # keep the recent past for error messages and monitors
-        elif isinstance(event, P.BadFrame):
+        elif isinstance(event, F.BadFrame):
             self.stats.bad_frames += 1
         else:
             self.stats.board_frames += 1
@@ -233,7 +234,7 @@ class BoardLink:
             self._last_board_seq = event.seq
             try:
                 self._inbox.append(P.decode_message(event))
-            except P.ProtocolError:
+            except F.ProtocolError:
                 self.stats.bad_frames += 1
 
     def _next(self, deadline: float) -> P.Message | None:
@@ -261,17 +262,17 @@ class BoardLink:
                 return
             yield message
 
-    def poll(self, timeout: float) -> list[P.Message | P.Text]:
+    def poll(self, timeout: float) -> list[P.Message | F.Text]:
         """Whatever arrived within `timeout` s (returns early once something did): messages, and text as
-        P.Text, in arrival order per kind (for monitors)."""
+        F.Text, in arrival order per kind (for monitors)."""
         deadline = time.monotonic() + timeout
         before = self.stats.text_bytes
         while time.monotonic() < deadline and not self._inbox and self.stats.text_bytes == before:
             self._pump()
-        out: list[P.Message | P.Text] = []
+        out: list[P.Message | F.Text] = []
         new = self.stats.text_bytes - before
         if new:
-            out.append(P.Text(bytes(self._text[-new:])))
+            out.append(F.Text(bytes(self._text[-new:])))
         out.extend(self._inbox)
         self._inbox.clear()
         return out
@@ -352,7 +353,7 @@ class BoardLink:
                                     "hello() again; or LIVE_AUDIO is set and AUDIO is refused: set_params()"),
             P.ErrorCode.BAD_PARAM: "a parameter is out of range (kws_recognizer.h lists the limits)",
             P.ErrorCode.BAD_PAYLOAD: "the payload does not fit the message's layout",
-            P.ErrorCode.TOO_LARGE: f"payloads are limited to {P.MAX_PAYLOAD} bytes",
+            P.ErrorCode.TOO_LARGE: f"payloads are limited to {F.MAX_PAYLOAD} bytes",
             P.ErrorCode.VERSION: f"the firmware does not speak protocol version {P.VERSION}: flash a matching one",
         }.get(code, "see firmware/core/kws_protocol.h")
         return BoardRefused(f"{self.name}: the board refused {what} with NAK {name}: {hint}", code)
@@ -427,7 +428,7 @@ class BoardLink:
         q = np.asarray(frames)
         if q.dtype != np.int8 or q.ndim != 2:
             raise ValueError(f"feed_features takes int8 [frames, features], got {q.dtype} {q.shape}")
-        per = frames_per_chunk or max(1, P.MAX_PAYLOAD // q.shape[1])
+        per = frames_per_chunk or max(1, F.MAX_PAYLOAD // q.shape[1])
         result = FeedResult()
         for start in range(0, q.shape[0], per):
             result.merge(self.request(P.Features.from_array(np.ascontiguousarray(q[start:start + per])))[1])

@@ -26,6 +26,7 @@ import time
 from dataclasses import replace
 from typing import Callable, TextIO
 
+from kws.device import framing as F
 from kws.device import protocol as P
 from kws.device.link import DEFAULT_BAUDRATE, BoardLink
 
@@ -79,7 +80,7 @@ class Monitor:
         self.link.send_raw(b"\r\ninfo\r\n")
         while not self._done(deadline):
             for item in self.link.poll(0.1):
-                if not isinstance(item, P.Text):
+                if not isinstance(item, F.Text):
                     continue  # the answer to our BYE, or stray frames
                 for line in self._lines(item.data):
                     match = _DETECT.match(line)
@@ -116,7 +117,7 @@ class Monitor:
                         self._print(f"{host_time()}  LOG {item.text}")
                     elif isinstance(item, P.Error):
                         self._print(f"{host_time()}  ERROR {item.code} {item.text}")
-                    elif isinstance(item, P.Text):
+                    elif isinstance(item, F.Text):
                         for line in self._lines(item.data):
                             self._print(f"{host_time()}  {line}")
                     if self._done(deadline):
