@@ -114,7 +114,7 @@ def export_run(config: KwsConfig, run_dir: str | Path, source: str = "float", *,
     from export.tflm_check import compare_with_reference, find_arena, reference_outputs, tflm_outputs
     from kws.compress.quantize import calibration_audio
     from kws.fsutil import atomic_directory
-    from kws.train import FeatureExtractor, prepare_data
+    from kws.prepared_data import FeatureExtractor, prepare_data
 
     say = log or (lambda _text: None)
     run_dir = Path(run_dir)
@@ -243,7 +243,7 @@ def _simulated(config: KwsConfig, run_dir: Path, source: str, model: torch.nn.Mo
     import copy
 
     from kws.compress.qat import QatModel
-    from kws.train import predict
+    from kws.inference import predict
 
     summary_path = run_dir / f"quant_{source}.json"
     recorded = json.loads(summary_path.read_text())["int8_test_accuracy"] if summary_path.exists() else None
@@ -262,7 +262,7 @@ def _float_checkpoint_accuracy(config: KwsConfig, run_dir: Path, test_x: np.ndar
     if not path.exists():
         return None
     from kws.checkpoint import load_checkpoint_model
-    from kws.train import predict
+    from kws.inference import predict
 
     model, _ = load_checkpoint_model(path, expect=config)
     return float(np.mean(predict(model, torch.as_tensor(test_x)).numpy() == test_y))

@@ -393,32 +393,81 @@ class PruningConfig:
             raise ConfigError(f"pruning.rewind must be 'none' or 'init', got {self.rewind!r}")
 
 
+REC_MAX_MS = 600_000
+"""KWS_REC_MAX_MS of kws_recognizer.h: longest window or suppression the C recognizer accepts (keeps every
+interval it measures below 2^31 us)."""
+REC_MAX_RESULTS = 64
+"""KWS_REC_MAX_RESULTS of kws_recognizer.h: results the C recognizer's queue holds."""
+
+
 @dataclass(frozen=True)
-class DeployConfig:
-    """The board and the on-device recognizer (TFLM RecognizeCommands defaults)."""
+class RecognizerSettings:
+    """The recognizer's four knobs (TFLM RecognizeCommands defaults), defined once.
+
+    The config's [deploy] section (DeployConfig), the Python recognizer (kws.recognizer.RecognizerConfig),
+    the protocol's PARAMS block (kws.device.protocol.Params) and the generated kws_settings.h
+    (`c_defines`) are all made from these fields.
+    """
+
+    average_window_ms: int = 1000
+    """Posterior averaging window."""
+    suppression_ms: int = 1500
+    """Time after a detection during which no new detection (of any label) is reported."""
+    minimum_count: int = 3
+    """Fewest inferences in the averaging window before any decision."""
+    detection_threshold: int = 200
+    """Averaged score (0-255) a keyword must exceed (strictly) to be detected."""
+
+    def recognizer_settings(self) -> "RecognizerSettings":
+        """Just the four knobs (from a DeployConfig, a RecognizerConfig or protocol Params)."""
+        return RecognizerSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(RecognizerSettings)})
+
+    def check_recognizer(self, prefix: str = "recognizer ", max_results: int = REC_MAX_RESULTS) -> None:
+        """Raise ConfigError where the C recognizer would refuse a value (kws_recognizer_check_config)."""
+        for name in ("average_window_ms", "suppression_ms"):
+            value = getattr(self, name)
+            if not 0 <= value <= REC_MAX_MS:
+                raise ConfigError(f"{prefix}{name} must be in 0..{REC_MAX_MS}, got {value}")
+        if not 0 <= self.detection_threshold <= 255:
+            raise ConfigError(f"{prefix}detection_threshold must be in 0..255, got {self.detection_threshold}")
+        if not 0 <= self.minimum_count <= max_results:
+            raise ConfigError(f"{prefix}minimum_count must be in 0..{max_results} (the queue size), "
+                              f"got {self.minimum_count}")
+
+    def c_defines(self) -> list[tuple[str, str, str]]:
+        """(name, value, comment) of the four #defines in the generated kws_settings.h."""
+        return [
+            ("KWS_AVERAGE_WINDOW_MS", str(self.average_window_ms), "posterior averaging window"),
+            ("KWS_DETECTION_THRESHOLD", str(self.detection_threshold), "averaged score 0..255 to detect"),
+            ("KWS_SUPPRESSION_MS", str(self.suppression_ms), "no new detection for this long after one"),
+            ("KWS_MINIMUM_COUNT", str(self.minimum_count), "fewest results in the window before deciding"),
+        ]
+
+    @staticmethod
+    def from_c_defines(defines: Mapping[str, str]) -> "RecognizerSettings":
+        """The settings a generated kws_settings.h states (KeyError names a missing #define)."""
+        return RecognizerSettings(average_window_ms=int(defines["KWS_AVERAGE_WINDOW_MS"]),
+                                  suppression_ms=int(defines["KWS_SUPPRESSION_MS"]),
+                                  minimum_count=int(defines["KWS_MINIMUM_COUNT"]),
+                                  detection_threshold=int(defines["KWS_DETECTION_THRESHOLD"]))
+
+
+@dataclass(frozen=True)
+class DeployConfig(RecognizerSettings):
+    """The board and the on-device recognizer (its four settings come from RecognizerSettings)."""
 
     board: str = "nano33ble"
     """Target board: 'nano33ble' (Arduino Nano 33 BLE Sense) or 'host' (the emulated board)."""
-    average_window_ms: int = 1000
-    """Posterior averaging window of the recognizer."""
-    detection_threshold: int = 200
-    """Averaged score (0-255) a keyword must reach to be detected."""
-    suppression_ms: int = 1500
-    """Time after a detection during which no new detection is reported."""
-    minimum_count: int = 3
-    """Fewest inferences in the averaging window before any decision."""
     arena_margin_bytes: int = 1024
     """Bytes added to the measured minimum tensor arena."""
 
     def validate(self) -> None:
-        """Raise ConfigError for recognizer values the firmware cannot use."""
+        """Raise ConfigError for a board or recognizer values the firmware cannot use."""
         if self.board not in ("nano33ble", "host"):
             raise ConfigError(f"deploy.board must be 'nano33ble' or 'host', got {self.board!r}")
-        if not 0 <= self.detection_threshold <= 255:
-            raise ConfigError(f"deploy.detection_threshold must be in 0..255, got {self.detection_threshold}")
-        for name in ("average_window_ms", "suppression_ms", "minimum_count", "arena_margin_bytes"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"deploy.{name} must not be negative, got {getattr(self, name)}")
+        if self.arena_margin_bytes < 0:
+            raise ConfigError(f"deploy.arena_margin_bytes must not be negative, got {self.arena_margin_bytes}")
+        self.check_recognizer("deploy.")
 
 
 @dataclass(frozen=True)
@@ -535,23 +584,34 @@ def parse_override(text: str) -> dict[str, Any]:
 
 def load_config(path: str | os.PathLike[str] | None = None, overrides: typing.Sequence[str] = ()) -> KwsConfig:
     """Defaults, then the TOML file at `path` (if any), then `section.key=value` overrides; validated."""
-    values: dict[str, Any] = {}
+    layers: list[tuple[Path, Mapping[str, Any]]] = []
     if path is not None:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
+            layers.append((path, tomllib.loads(path.read_text(encoding="utf-8"))))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    return load_config_values(layers, overrides)
+
+
+def load_config_values(layers: typing.Sequence[tuple[Path, Mapping[str, Any]]],
+                       overrides: typing.Sequence[str] = ()) -> KwsConfig:
+    """Defaults, then each (source, values) layer in order (later wins), then the overrides; validated.
+    Errors name the layer files."""
+    values: dict[str, Any] = {}
+    for _source, layer in layers:
+        values = _deep_merge(values, layer)
     for text in overrides:
         values = _deep_merge(values, parse_override(text))
     try:
         config = _build(KwsConfig, values, "")
+        config.validate()
     except ConfigError as exc:
-        where = f" (in {path})" if path is not None else ""
+        where = f" (in {' + '.join(str(source) for source, _ in layers)})" if layers else ""
         raise ConfigError(f"{exc}{where}") from None
-    return config.validate()
+    return config
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -591,7 +651,8 @@ def replace(config: Any, **changes: Any) -> Any:
 
 __all__ = [
     "BACKGROUND_NOISE_DIR", "ConfigError", "DataConfig", "DeployConfig", "FrontendConfig", "KwsConfig",
-    "ModelConfig", "PruningConfig", "QuantizationConfig", "SILENCE_LABEL", "SPEECH_COMMANDS_WORDS_V1",
+    "ModelConfig", "PruningConfig", "QuantizationConfig", "REC_MAX_MS", "REC_MAX_RESULTS",
+    "RecognizerSettings", "SILENCE_LABEL", "SPEECH_COMMANDS_WORDS_V1",
     "SPEECH_COMMANDS_WORDS_V2", "SynthConfig", "TrainingConfig", "UNKNOWN_LABEL", "config_to_dict",
-    "config_to_toml", "load_config", "parse_override", "replace", "write_resolved_config",
+    "config_to_toml", "load_config", "load_config_values", "parse_override", "replace", "write_resolved_config",
 ]

@@ -29,15 +29,16 @@ _silence_/_unknown_ are never detected, and suppression covers every label, not 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from kws.config import ConfigError, DeployConfig
+from kws.config import REC_MAX_MS, REC_MAX_RESULTS, ConfigError, RecognizerSettings
 
-MAX_RESULTS = 64
+MAX_RESULTS = REC_MAX_RESULTS
 """KWS_REC_MAX_RESULTS: results the C queue holds."""
-MAX_MS = 600_000
+MAX_MS = REC_MAX_MS
 """KWS_REC_MAX_MS: longest window or suppression the C code accepts (keeps intervals below 2^31 us)."""
 MAX_LABELS = 40
 """KWS_MAX_LABELS of kws_model.h."""
@@ -45,38 +46,22 @@ _U32 = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
-class RecognizerConfig:
-    """kws_recognizer_config: the four TFLM RecognizeCommands knobs (DeployConfig's defaults)."""
+class RecognizerConfig(RecognizerSettings):
+    """kws_recognizer_config: the recognizer settings plus the queue capacity of the firmware build."""
 
-    average_window_ms: int = 1000
-    """Posterior averaging window."""
-    suppression_ms: int = 1500
-    """No new detection of any label for this long after one."""
-    minimum_count: int = 3
-    """Fewest results in the window before any decision."""
-    detection_threshold: int = 200
-    """The averaged score (0..255) must exceed this (strictly) to detect."""
     max_results: int = MAX_RESULTS
     """Queue capacity; must equal the firmware's KWS_REC_MAX_RESULTS to predict it exactly."""
 
     @classmethod
-    def from_deploy(cls, deploy: DeployConfig) -> "RecognizerConfig":
-        """The recognizer settings of a run's deploy section."""
-        return cls(deploy.average_window_ms, deploy.suppression_ms, deploy.minimum_count, deploy.detection_threshold)
+    def from_deploy(cls, deploy: RecognizerSettings) -> "RecognizerConfig":
+        """The recognizer of a run's deploy section (or of any RecognizerSettings)."""
+        return cls(**dataclasses.asdict(deploy.recognizer_settings()))
 
     def validate(self) -> None:
         """Raise ConfigError where the C recognizer would refuse the value (kws_recognizer_check_config)."""
-        for name in ("average_window_ms", "suppression_ms"):
-            value = getattr(self, name)
-            if not 0 <= value <= MAX_MS:
-                raise ConfigError(f"recognizer {name} must be in 0..{MAX_MS}, got {value}")
-        if not 0 <= self.detection_threshold <= 255:
-            raise ConfigError(f"recognizer detection_threshold must be in 0..255, got {self.detection_threshold}")
         if not 1 <= self.max_results <= 0xFFFF:
             raise ConfigError(f"recognizer max_results must be in 1..65535, got {self.max_results}")
-        if not 0 <= self.minimum_count <= self.max_results:
-            raise ConfigError(f"recognizer minimum_count must be in 0..{self.max_results} (the queue size), "
-                              f"got {self.minimum_count}")
+        self.check_recognizer("recognizer ", self.max_results)
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,8 @@ from kws.checkpoint import CheckpointError, load_checkpoint, restore_model, save
 from kws.config import KwsConfig, config_to_dict, load_config, write_resolved_config
 from kws.errors import KwsError
 from kws.fsutil import write_json
-
-EVAL_BATCH = 500
-
+from kws.inference import evaluate_accuracy, predict
+from kws.prepared_data import FeatureExtractor, PreparedData, prepare_data
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -52,28 +51,6 @@ class TrainResult:
     """Step this invocation started at (0 for a fresh run)."""
 
 
-class FeatureExtractor:
-    """Audio -> dequantized int8 features: exactly the values the int8 model will see on the device."""
-
-    def __init__(self, config: KwsConfig) -> None:
-        from kws.frontend import TorchFrontend
-
-        self.frontend = TorchFrontend(config.frontend)
-        self.scale = config.frontend.input_scale
-        self.zero_point = config.frontend.input_zero_point
-
-    @torch.no_grad()
-    def __call__(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
-        audio_t = torch.as_tensor(audio, dtype=torch.float32)
-        q = self.frontend.features_int8(audio_t).to(torch.float32)
-        return (q - self.zero_point) * self.scale
-
-    @torch.no_grad()
-    def int8(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """The int8 features themselves (for calibration sets and parity checks)."""
-        return self.frontend.features_int8(torch.as_tensor(audio, dtype=torch.float32)).to(torch.int8)
-
-
 def schedule(config: KwsConfig) -> list[tuple[int, float]]:
     """(end_step, learning_rate) per stage: TF's 15,000 @ 1e-3 then 3,000 @ 1e-4 by default."""
     out, end = [], 0
@@ -89,82 +66,6 @@ def learning_rate_at(step: int, stages: list[tuple[int, float]]) -> float:
         if step < end:
             return lr
     return stages[-1][1]
-
-
-@dataclass
-class PreparedData:
-    """Everything a run needs from the dataset, loaded once."""
-
-    labels: tuple[str, ...]
-    batches: Any
-    val_features: torch.Tensor
-    val_labels: torch.Tensor
-    test_features: torch.Tensor
-    test_labels: torch.Tensor
-    calibration: dict[str, Any]
-    counts: dict[str, int]
-
-
-def _eval_features(bank: Any, augmenter: Any, extractor: FeatureExtractor) -> tuple[torch.Tensor, torch.Tensor]:
-    from kws.data.augment import eval_batches
-
-    feats, labels = [], []
-    for audio, y in eval_batches(bank, augmenter, EVAL_BATCH):
-        feats.append(extractor(audio))
-        labels.append(torch.as_tensor(np.asarray(y), dtype=torch.int64))
-    if not feats:
-        return torch.zeros(0), torch.zeros(0, dtype=torch.int64)
-    return torch.cat(feats), torch.cat(labels)
-
-
-def choose_calibration(bank: Any, size: int, seed: int) -> dict[str, Any]:
-    """Fixed, recorded training-split rows for post-training quantization (drawn once, seeded)."""
-    rng = np.random.default_rng([seed, 0xCA1])
-    count = min(size, len(bank))
-    rows = np.sort(rng.choice(len(bank), size=count, replace=False))
-    return {
-        "seed": seed,
-        "rows": rows.tolist(),
-        "examples": [{"path": bank.examples[r].path, "label": int(bank.labels[r]),
-                      "generated_silence": bool(bank.generated_silence[r])} for r in rows],
-    }
-
-
-def prepare_data(config: KwsConfig, extractor: FeatureExtractor, *, progress: bool = True) -> PreparedData:
-    """Splits, decoded clip banks, augmentation and cached eval features for a run."""
-    from kws.data.augment import Augmenter, TrainingBatches
-    from kws.data.dataset import build_splits, load_background_noise, load_clips
-
-    splits = build_splits(config.data, config.frontend)
-    noises = load_background_noise(config.data.data_dir, config.frontend)
-    augmenter = Augmenter(config.data, config.frontend, noises)
-    banks = {name: load_clips(splits[name], config.data, config.frontend, progress=progress)
-             for name in ("training", "validation", "testing")}
-    for name in ("training", "validation"):
-        if len(banks[name]) == 0:
-            raise KwsError(f"the {name} split of {config.data.data_dir} is empty; training needs a full-layout "
-                           f"dataset with training and validation clips")
-    batches = TrainingBatches(banks["training"], augmenter, config.training.batch_size, config.training.seed)
-    val_x, val_y = _eval_features(banks["validation"], augmenter, extractor)
-    test_x, test_y = _eval_features(banks["testing"], augmenter, extractor)
-    calibration = choose_calibration(banks["training"], config.quantization.calibration_size, config.training.seed)
-    return PreparedData(config.data.labels(), batches, val_x, val_y, test_x, test_y, calibration,
-                        {name: len(bank) for name, bank in banks.items()})
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, features: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
-    """Argmax predictions in eval mode."""
-    model.eval()
-    out = [model(features[i:i + batch]).argmax(dim=1) for i in range(0, features.shape[0], batch)]
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.int64)
-
-
-def evaluate_accuracy(model: torch.nn.Module, features: torch.Tensor, labels: torch.Tensor) -> float:
-    """Top-1 accuracy on precomputed features (NaN for an empty split)."""
-    from kws.eval.metrics import accuracy
-
-    return accuracy(labels.numpy(), predict(model, features).numpy())
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor, temperature: float,
@@ -366,5 +267,4 @@ def _finish(config: KwsConfig, run_dir: Path, model: torch.nn.Module, data: Prep
     return TrainResult(run_dir, best["step"], best["val_accuracy"], test_acc, start_step)
 
 
-__all__ = ["FeatureExtractor", "TrainResult", "distillation_loss", "evaluate_accuracy", "learning_rate_at",
-           "load_teacher", "predict", "schedule", "train"]
+__all__ = ["TrainResult", "distillation_loss", "learning_rate_at", "load_teacher", "schedule", "train"]

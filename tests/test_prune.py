@@ -171,7 +171,7 @@ def test_structured_model_equals_the_masked_model_before_finetuning():
 # ------------------------------------------------------------------------------------------ the stage
 
 def test_unstructured_reaches_the_target_exactly_and_still_predicts(trained, tmp_path):
-    from kws.train import predict
+    from kws.inference import predict
 
     config, run = _run_copy(trained, tmp_path, "pruning.target_sparsity=0.75")
     result = prune(config, run, progress=False)
@@ -206,7 +206,7 @@ def test_unstructured_reaches_the_target_exactly_and_still_predicts(trained, tmp
 
 
 def test_structured_shrinks_shapes_and_the_model_runs(trained, tmp_path):
-    from kws.train import predict
+    from kws.inference import predict
 
     config, run = _run_copy(trained, tmp_path, "pruning.target_sparsity=0.5")
     result = prune(config, run, structured=True, progress=False)

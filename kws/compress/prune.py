@@ -252,7 +252,8 @@ def prune(config: KwsConfig, run_dir: str | Path, structured: bool | None = None
 
     from kws.fsutil import atomic_directory, atomic_write_text
     from kws.models import build_model
-    from kws.train import FeatureExtractor, evaluate_accuracy, prepare_data
+    from kws.inference import evaluate_accuracy
+    from kws.prepared_data import FeatureExtractor, prepare_data
 
     run_dir = Path(run_dir)
     if structured is not None:

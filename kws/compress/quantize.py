@@ -67,7 +67,8 @@ def quantize(config: KwsConfig, run_dir: str | Path, method: str | None = None, 
 
     from kws.data.augment import TrainingBatches
     from kws.models import build_model
-    from kws.train import FeatureExtractor, evaluate_accuracy, prepare_data
+    from kws.inference import evaluate_accuracy
+    from kws.prepared_data import FeatureExtractor, prepare_data
 
     run_dir = Path(run_dir)
     method = method or config.quantization.method
