@@ -86,7 +86,8 @@ def choose_calibration(bank: Any, size: int, seed: int) -> dict[str, Any]:
 def prepare_data(config: KwsConfig, extractor: FeatureExtractor, *, progress: bool = True) -> PreparedData:
     """Splits, decoded clip banks, augmentation and cached eval features for a run."""
     from kws.data.augment import Augmenter, TrainingBatches
-    from kws.data.dataset import build_splits, load_background_noise, load_clips
+    from kws.data.clips import load_background_noise, load_clips
+    from kws.data.index import build_splits
 
     splits = build_splits(config.data, config.frontend)
     noises = load_background_noise(config.data.data_dir, config.frontend)

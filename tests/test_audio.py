@@ -11,8 +11,10 @@ import soundfile
 
 from kws.config import DataConfig, FrontendConfig
 from kws.data.audio import fit_length, load_audio, to_int16
-from kws.data.dataset import build_splits, dataset_stats, load_clips
+from kws.data.clips import load_clips
+from kws.data.index import build_splits
 from kws.data.split import which_set
+from kws.data.stats import dataset_stats
 from kws.errors import AudioFormatError
 
 SR = 16000

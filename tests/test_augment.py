@@ -13,7 +13,8 @@ import pytest
 
 from kws.config import DataConfig, FrontendConfig
 from kws.data.augment import AugmentParams, Augmenter, TrainingBatches, eval_batches
-from kws.data.dataset import ClipBank, Example, load_background_noise
+from kws.data.clips import ClipBank, load_background_noise
+from kws.data.index import Example
 from kws.errors import DataError
 
 FRONTEND = FrontendConfig()

@@ -33,11 +33,11 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from kws.config import ConfigError, DataConfig, FrontendConfig
-from kws.data.dataset import _seed_entropy
+from kws.data.index import seed_entropy
 from kws.errors import DataError
 
 if TYPE_CHECKING:
-    from kws.data.dataset import ClipBank
+    from kws.data.clips import ClipBank
 
 # Stream tags keep the generators of different purposes apart for the same seed.
 _TRAIN_STREAM = 0x747261696E  # "train"
@@ -122,7 +122,7 @@ class Augmenter:
         rows = np.nonzero(is_silence)[0]
         if rows.size:
             self._require_noise("generated silence")
-        seed = _seed_entropy(self.data.seed)
+        seed = seed_entropy(self.data.seed)
         for r in rows:  # silence is ~10% of a split: a per-row generator is cheap and index-stable
             rng = np.random.default_rng([seed, _EVAL_STREAM, int(indices[r])])
             k = int(rng.integers(self.num_noises))
@@ -192,7 +192,7 @@ class TrainingBatches:
         """(audio float32 [B, S], labels int64 [B]) for training step `step` (>= 0)."""
         if step < 0:
             raise ValueError(f"step must be >= 0, got {step}")
-        rng = np.random.default_rng([_seed_entropy(self.seed), _TRAIN_STREAM, int(step)])
+        rng = np.random.default_rng([seed_entropy(self.seed), _TRAIN_STREAM, int(step)])
         rows = rng.integers(0, len(self.bank), size=self.batch_size)
         clips = np.asarray(self.bank.audio[rows])
         audio = self.augmenter.augment(clips, self.bank.generated_silence[rows], rng)

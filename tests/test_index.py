@@ -1,7 +1,7 @@
-"""The Speech Commands loader: both real layouts with independently computed counts, the recipe,
-determinism, the clip bank and its cache, stats, and every DataError a user can meet.
+"""The Speech Commands index: both real layouts with independently computed counts, the recipe,
+determinism, and every DataError a user can meet (clip banks: test_clips.py; stats: test_stats.py).
 
-    .venv/bin/python -m pytest tests/test_dataset.py -q -s     # -s shows the observed label counts
+    .venv/bin/python -m pytest tests/test_index.py -q -s     # -s shows the observed label counts
 """
 
 from __future__ import annotations
@@ -12,71 +12,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 
+from fake_datasets import SPLITS, hash_speakers, make_full, make_testset, write_wav
 from kws.config import DataConfig, FrontendConfig, replace
-from kws.data.audio import fit_length, load_audio, to_int16
-from kws.data.dataset import (Example, build_splits, dataset_stats, detect_layout, load_background_noise,
-                              load_clips, print_stats)
-from kws.data.split import which_set
+from kws.data.index import Example, build_splits, detect_layout
+from kws.data.stats import dataset_stats
 from kws.errors import DataError
 
-SR = 16000
 FRONTEND = FrontendConfig()
 TF_KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
-SPLITS = ("training", "validation", "testing")
 
 
 def _label_counts(examples: list[Example], labels: tuple[str, ...]) -> dict[str, int]:
     counts = Counter(labels[e.label] for e in examples)
     return {label: counts.get(label, 0) for label in labels}
-
-
-# ------------------------------------------------------------------------------------ fake datasets
-
-def _write(path: Path, samples: np.ndarray, rate: int = SR) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, samples, rate, subtype="PCM_16", format="WAV")
-    return path
-
-
-def _speakers(per_split: int = 2, validation: float = 10, testing: float = 10) -> dict[str, list[str]]:
-    """Speaker ids that the hash puts in each split (found by search, so the fake set has every split)."""
-    found: dict[str, list[str]] = {s: [] for s in SPLITS}
-    i = 0
-    while any(len(v) < per_split for v in found.values()):
-        speaker = f"{i:08x}"
-        split = which_set(f"{speaker}_nohash_0.wav", validation, testing)
-        if len(found[split]) < per_split:
-            found[split].append(speaker)
-        i += 1
-    return found
-
-
-def make_full(root: Path, words=("yes", "no", "cat", "dog"), speakers: list[str] | None = None,
-              noise: bool = True, seed: int = 0) -> Path:
-    """A tiny full-layout dataset: 0.25 s int16 clips per (word, speaker), optional noise."""
-    rng = np.random.default_rng(seed)
-    speakers = speakers or [s for v in _speakers().values() for s in v]
-    for word in words:
-        for speaker in speakers:
-            _write(root / word / f"{speaker}_nohash_0.wav", (0.2 * rng.standard_normal(SR // 4)).astype(np.float32))
-    if noise:
-        _write(root / "_background_noise_" / "noise.wav", (0.1 * rng.standard_normal(SR * 2)).astype(np.float32))
-    return root
-
-
-def make_testset(root: Path) -> Path:
-    rng = np.random.default_rng(1)
-    for word in ("yes", "no", "up"):
-        for i in range(5):
-            _write(root / word / f"{i:08x}_nohash_0.wav", (0.2 * rng.standard_normal(SR // 4)).astype(np.float32))
-    for i, word in enumerate(("cat", "dog", "cat", "marvin")):
-        clip = (0.2 * rng.standard_normal(SR // 4)).astype(np.float32)
-        _write(root / "_unknown_" / f"{word}_{i:08x}_nohash_0.wav", clip)
-    for i in range(3):
-        _write(root / "_silence_" / f"{i}.wav", (0.05 * rng.standard_normal(SR)).astype(np.float32))
-    return root
 
 
 # ------------------------------------------------------------------------------------ sc-mini (full layout)
@@ -152,21 +101,6 @@ def test_sc_mini_recipe_percentages(sc_mini):
         assert observed == _expected_full(sc_mini, wanted, unknown_pct, silence_pct)
 
 
-@pytest.mark.shared_data
-def test_sc_mini_clip_bank_with_generated_silence(sc_mini, tmp_path):
-    data = DataConfig(data_dir=str(sc_mini), wanted_words=("one", "two"), cache_dir=str(tmp_path / "cache"))
-    examples = build_splits(data, FRONTEND)["training"]
-    bank = load_clips(examples, data, FRONTEND, progress=False)
-    generated = np.array([e.path == "" for e in examples])
-    assert generated.sum() == math.ceil(16 * 0.1)  # 7 'one' + 9 'two' in training
-    np.testing.assert_array_equal(bank.generated_silence, generated)
-    assert not bank.audio[generated].any()  # zeros here; the augmenter adds their noise
-    assert all(bank.audio[~generated].any(axis=1))
-    noise = load_background_noise(sc_mini, FRONTEND)
-    assert len(noise) == 6 and all(n.dtype == np.float32 and n.ndim == 1 for n in noise)
-    assert sum(len(n) for n in noise) / SR == pytest.approx(399.4, abs=0.1)
-
-
 # --------------------------------------------------------------------------------- sc-real-dev (test set)
 
 def _testset_files(root: Path) -> dict[str, int]:
@@ -211,62 +145,6 @@ def test_sc_real_dev_two_keywords_samples_unknown_and_real_silence(sc_real_dev):
             # Other keyword folders and the _unknown_ folder feed _unknown_; word comes from the name there.
             assert folder not in ("yes", "no") and ex.word not in ("yes", "no")
             assert folder == ex.word or (folder == "_unknown_" and Path(ex.path).name.startswith(ex.word + "_"))
-
-
-@pytest.mark.shared_data
-def test_sc_real_dev_clip_bank_and_cache(sc_real_dev, tmp_path):
-    data = DataConfig(data_dir=str(sc_real_dev), wanted_words=("yes", "no"), cache_dir=str(tmp_path / "cache"))
-    examples = build_splits(data, FRONTEND)["testing"]
-    bank = load_clips(examples, data, FRONTEND, progress=False)
-    assert not bank.from_cache and bank.audio.dtype == np.int16 and bank.audio.shape == (548, 16000)
-    assert bank.labels.dtype == np.int64 and bank.labels.tolist() == [e.label for e in examples]
-    assert not bank.generated_silence.any()  # real _silence_ recordings are ordinary rows
-    assert bank.fixes == {"resampled": 0, "downmixed": 0, "converted": 0} and bank.skipped == ()
-    for i in (0, 250, 500, 547):
-        audio, _ = load_audio(examples[i].path, SR)
-        np.testing.assert_array_equal(bank.audio[i], to_int16(fit_length(audio, 16000)))
-    again = load_clips(examples, data, FRONTEND, progress=False)
-    assert again.from_cache and again.cache_path == bank.cache_path
-    np.testing.assert_array_equal(np.asarray(again.audio), bank.audio)
-    assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".json", ".npy"]  # no temp leftovers
-    # A different frontend spec (clip length) must not reuse the cache.
-    longer = replace(FRONTEND, clip_duration_ms=500)
-    half = load_clips(examples[:3], data, longer, progress=False)
-    assert not half.from_cache and half.audio.shape == (3, 8000)
-
-
-@pytest.mark.shared_data
-def test_stats_on_both_layouts(sc_mini, sc_real_dev, capsys):
-    mini = dataset_stats(DataConfig(data_dir=str(sc_mini), wanted_words=TF_KEYWORDS), FRONTEND, progress=False)
-    assert (mini.layout, mini.split_method, mini.splits) == ("full", "lists", SPLITS)
-    assert [mini.total(s) for s in SPLITS] == [70, 23, 4]
-    assert sum(sum(c.values()) for c in mini.word_counts.values()) == 306
-    assert len(mini.noise_files) == 6 and mini.noise_seconds == pytest.approx(399.4, abs=0.1)
-    assert mini.generated_silence == {"training": 6, "validation": 2, "testing": 1}
-    print_stats(mini)
-    out = capsys.readouterr().out
-    assert "_silence_" in out and "validation" in out and "399.4 s" in out
-
-    dev = dataset_stats(DataConfig(data_dir=str(sc_real_dev), wanted_words=TF_KEYWORDS), FRONTEND, progress=False)
-    assert (dev.layout, dev.splits) == ("testset", ("testing",)) and dev.total("testing") == 2748
-    print_stats(dev)
-    assert "2748" in capsys.readouterr().out
-
-
-@pytest.mark.shared_data
-def test_cli_data_stats(sc_mini, capsys):
-    from kws.cli import main
-
-    assert main(["data", "stats", "--data", str(sc_mini), "--quiet", "--set", 'data.wanted_words=["one","two"]']) == 0
-    assert "_unknown_" in capsys.readouterr().out
-    # yes/no have no clip in sc-mini's testing list: stats still counts, and says training would refuse it.
-    assert main(["data", "stats", "--data", str(sc_mini), "--quiet"]) == 0
-    assert "warning: the testing split" in " ".join(capsys.readouterr().out.split())
-    with pytest.raises(DataError, match="testing split .* is empty"):
-        build_splits(DataConfig(data_dir=str(sc_mini)), FRONTEND)
-    # A user error: one clear line and exit status 2, no traceback.
-    assert main(["data", "stats", "--data", str(sc_mini / "nope"), "--quiet"]) == 2
-    assert "does not exist" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------------------- determinism
@@ -324,7 +202,7 @@ def test_error_empty_folder(tmp_path):
 
 def test_error_neither_layout(tmp_path):
     root = tmp_path / "flat"
-    _write(root / "a_nohash_0.wav", np.zeros(100, np.float32))  # clips in the root, no word folders
+    write_wav(root / "a_nohash_0.wav", np.zeros(100, np.float32))  # clips in the root, no word folders
     (root / "notes").mkdir()
     with pytest.raises(DataError, match="no word folders") as info:
         detect_layout(root)
@@ -354,7 +232,7 @@ def test_error_no_background_noise_says_how_to_turn_it_off(tmp_path):
 
 
 def test_error_split_ends_up_empty(tmp_path):
-    only_training = _speakers(per_split=3)["training"]
+    only_training = hash_speakers(per_split=3)["training"]
     root = make_full(tmp_path / "ds", speakers=only_training)
     with pytest.raises(DataError, match="validation split .* is empty") as info:
         build_splits(DataConfig(data_dir=str(root)), FRONTEND)
@@ -381,22 +259,3 @@ def test_error_lists_leave_a_split_empty(tmp_path):
         build_splits(DataConfig(data_dir=str(root)), FRONTEND)
 
 
-def test_cache_write_is_atomic_when_interrupted(tmp_path, monkeypatch):
-    root = make_full(tmp_path / "ds")
-    cache = tmp_path / "cache"
-    data = DataConfig(data_dir=str(root), cache_dir=str(cache))
-    examples = build_splits(data, FRONTEND)["training"]
-
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt  # as if Ctrl-C arrived while the .npy was being written
-
-    monkeypatch.setattr(np, "save", killed)
-    with pytest.raises(KeyboardInterrupt):
-        load_clips(examples, data, FRONTEND, progress=False)
-    assert not cache.exists() or list(cache.iterdir()) == []  # no half cache under any name
-    monkeypatch.undo()
-    bank = load_clips(examples, data, FRONTEND, progress=False)
-    assert not bank.from_cache and load_clips(examples, data, FRONTEND, progress=False).from_cache
-    # A damaged cache is ignored and rewritten, never trusted.
-    Path(bank.cache_path).with_suffix(".json").write_text("{not json", encoding="utf-8")
-    assert not load_clips(examples, data, FRONTEND, progress=False).from_cache
