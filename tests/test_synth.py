@@ -21,7 +21,7 @@ import soundfile
 
 from kws.cli import main
 from kws.config import BACKGROUND_NOISE_DIR, FrontendConfig, SynthConfig, replace
-from kws.data import synth
+from kws.data import synth, synth_plan, synth_render
 from kws.data.audio import load_audio
 from kws.data.espeak import Synthesizer, find_espeak
 from kws.data.split import read_list, which_set
@@ -78,15 +78,15 @@ def test_speakers_say_several_clips_and_words(dataset):
     speakers: dict[str, set[str]] = {}
     for clip in _clips(root):
         speakers.setdefault(clip.name[:8], set()).add(clip.parent.name)
-    # 18 clips from a pool of synth.MIN_SPEAKERS speakers: some speaker must say more than one word.
-    assert len(speakers) <= report.speakers == synth.MIN_SPEAKERS
+    # 18 clips from a pool of synth_plan.MIN_SPEAKERS speakers: some speaker must say more than one word.
+    assert len(speakers) <= report.speakers == synth_plan.MIN_SPEAKERS
     assert max(len(words) for words in speakers.values()) >= 2
     # The nohash index counts one speaker's repetitions of one word: 0, 1, 2, ... without gaps.
     for word_dir in {c.parent for c in _clips(root)}:
         for sid in {c.name[:8] for c in word_dir.iterdir()}:
             indices = sorted(int(c.stem.split("_")[-1]) for c in word_dir.glob(f"{sid}_nohash_*.wav"))
             assert indices == list(range(len(indices)))
-    assert all("+" in v or v in synth.ACCENTS for v in report.voices)
+    assert all("+" in v or v in synth_plan.ACCENTS for v in report.voices)
 
 
 def test_lists_follow_the_hash_split(dataset):
@@ -220,7 +220,7 @@ def test_replace_swaps_in_a_complete_dataset(tmp_path):
 
 @pytest.mark.parametrize("error", [RuntimeError("disk on fire"), KeyboardInterrupt()])
 def test_a_failure_midway_leaves_nothing_behind(tmp_path, monkeypatch, error):
-    real = synth._render_clip
+    real = synth_render._render_clip
     calls = []
 
     def failing(*args, **kwargs):
@@ -229,7 +229,7 @@ def test_a_failure_midway_leaves_nothing_behind(tmp_path, monkeypatch, error):
             raise error
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(synth, "_render_clip", failing)
+    monkeypatch.setattr(synth_render, "_render_clip", failing)
     with pytest.raises(type(error)):
         synth.synthesize(_tiny(tmp_path / "data"), FRONTEND, progress=False)
     assert len(calls) == 5
@@ -274,9 +274,9 @@ def test_missing_espeak_says_what_to_install(monkeypatch):
 def test_trim_silence_keeps_the_sound_and_a_margin():
     audio = np.zeros(16000)
     audio[5000:8000] = np.sin(np.arange(3000) * 0.3)
-    trimmed = synth.trim_silence(audio, 16000, margin_ms=10)
+    trimmed = synth_render.trim_silence(audio, 16000, margin_ms=10)
     assert 3000 <= len(trimmed) <= 3000 + 2 * 160 + 2 * 160
-    assert len(synth.trim_silence(np.zeros(100), 16000)) == 0
+    assert len(synth_render.trim_silence(np.zeros(100), 16000)) == 0
 
 
 def test_cli_writes_the_dataset_and_refuses_a_second_time(tmp_path, capsys):
