@@ -262,6 +262,11 @@ class Run:
         return [(path, _read_toml(path))]
 
 
+def as_run(run: "Run | str | Path") -> Run:
+    """A Run for a Run or a run folder's path (the stage functions accept both)."""
+    return run if isinstance(run, Run) else Run.at(run)
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
@@ -291,4 +296,4 @@ def deploy_overlay_text(deploy: Any) -> str:
             + tomli_w.dumps({"deploy": config_to_dict(deploy)}))
 
 
-__all__ = ["CHECKPOINT_SOURCES", "RUNS_DIR", "Run", "RunError", "deploy_overlay_text", "read_deploy_overlay"]
+__all__ = ["CHECKPOINT_SOURCES", "RUNS_DIR", "Run", "RunError", "as_run", "deploy_overlay_text", "read_deploy_overlay"]

@@ -30,10 +30,10 @@ import torch.nn.functional as F
 
 from kws.checkpoint import CheckpointError, load_checkpoint, restore_model, save_checkpoint
 from kws.config import KwsConfig, config_to_dict, load_config, write_resolved_config
-from kws.errors import KwsError
 from kws.fsutil import write_json
 from kws.inference import evaluate_accuracy, predict
 from kws.prepared_data import FeatureExtractor, PreparedData, prepare_data
+from kws.run import Run, as_run
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -102,8 +102,9 @@ def load_teacher(config: KwsConfig) -> torch.nn.Module:
     return teacher
 
 
-def _check_resume(run_dir: Path, config: KwsConfig) -> dict[str, Any] | None:
-    last = run_dir / "checkpoints" / "last.pt"
+def _check_resume(run: Run, config: KwsConfig) -> dict[str, Any] | None:
+    last = run.last_checkpoint
+    run_dir = run.dir
     if not last.exists():
         return None
     payload = load_checkpoint(last, expect=config)
@@ -118,8 +119,8 @@ def _check_resume(run_dir: Path, config: KwsConfig) -> dict[str, Any] | None:
     return payload
 
 
-def train(config: KwsConfig, run_dir: str | Path, *, progress: bool = True, stop_after: int | None = None) -> TrainResult:
-    """Train (or resume) the configured model into `run_dir`; see the module docstring for the outputs.
+def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True, stop_after: int | None = None) -> TrainResult:
+    """Train (or resume) the configured model into the run folder; see the module docstring for the outputs.
 
     `stop_after` ends this invocation after that many steps (tests use it to simulate an interruption).
     """
@@ -127,10 +128,11 @@ def train(config: KwsConfig, run_dir: str | Path, *, progress: bool = True, stop
 
     from kws.models import build_model
 
-    run_dir = Path(run_dir)
+    run = as_run(run)
+    run_dir = run.dir
     config.validate()
-    resume = _check_resume(run_dir, config)  # refuse a foreign run before any work
-    existing = run_dir / "config.toml"
+    resume = _check_resume(run, config)  # refuse a foreign run before any work
+    existing = run.config_path
     if existing.exists() and resume is not None and load_config(existing) != config:
         raise CheckpointError(f"{existing} differs from this config; use another --run name or delete {run_dir}")
 
@@ -140,7 +142,7 @@ def train(config: KwsConfig, run_dir: str | Path, *, progress: bool = True, stop
     extractor = FeatureExtractor(config)
     data = prepare_data(config, extractor, progress=progress)  # dataset errors surface before anything is written
     write_resolved_config(config, run_dir)
-    _write_calibration(run_dir, data.calibration)
+    _write_calibration(run, data.calibration)
 
     teacher = load_teacher(config) if config.training.teacher else None
     stages = schedule(config)
@@ -150,7 +152,7 @@ def train(config: KwsConfig, run_dir: str | Path, *, progress: bool = True, stop
     step = 0
     best = {"step": -1, "val_accuracy": -1.0}
     if resume is not None:
-        restore_model(resume, model, run_dir / "checkpoints" / "last.pt")
+        restore_model(resume, model, run.last_checkpoint)
         optimizer.load_state_dict(resume["optimizer"])
         torch.set_rng_state(resume["torch_rng"])
         history = list(resume["history"])
@@ -158,7 +160,7 @@ def train(config: KwsConfig, run_dir: str | Path, *, progress: bool = True, stop
         step = int(resume["step"])
     else:
         # The weights before any step: lottery-ticket rewinding (kws prune) resets survivors to these.
-        save_checkpoint(run_dir / "checkpoints" / "init.pt", model=model, config=config, step=0, kind="init")
+        save_checkpoint(run.init_checkpoint, model=model, config=config, step=0, kind="init")
     start_step = step
 
     bar = tqdm(total=total_steps, initial=step, desc=f"train {config.model.name}", unit="step",
@@ -196,37 +198,37 @@ def train(config: KwsConfig, run_dir: str | Path, *, progress: bool = True, stop
                                 "val_accuracy": val_acc})
                 if val_acc > best["val_accuracy"]:
                     best = {"step": step, "val_accuracy": val_acc}
-                    save_checkpoint(run_dir / "checkpoints" / "best.pt", model=model, config=config, step=step)
+                    save_checkpoint(run.best_checkpoint, model=model, config=config, step=step)
                 bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}", val=f"{val_acc:.3f}")
             elif step % 10 == 0:
                 bar.set_postfix(loss=f"{window[-1][0]:.3f}", acc=f"{np.mean([w[1] for w in window]):.3f}")
             if step % config.training.checkpoint_every == 0 or step == total_steps:
-                _save_last(run_dir, model, optimizer, config, step, history, best)
+                _save_last(run, model, optimizer, config, step, history, best)
     finally:
         bar.close()
     elapsed = time.perf_counter() - started
     steps_done = step - start_step
     if step < total_steps:
-        _save_last(run_dir, model, optimizer, config, step, history, best)
+        _save_last(run, model, optimizer, config, step, history, best)
         return TrainResult(run_dir, best["step"], best["val_accuracy"], float("nan"), start_step)
-    return _finish(config, run_dir, model, data, history, best, start_step, steps_done, elapsed)
+    return _finish(config, run, model, data, history, best, start_step, steps_done, elapsed)
 
 
-def _save_last(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: KwsConfig,
+def _save_last(run: Run, model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: KwsConfig,
                step: int, history: list[dict[str, Any]], best: dict[str, Any]) -> None:
-    save_checkpoint(run_dir / "checkpoints" / "last.pt", model=model, config=config, step=step, kind="resume",
+    save_checkpoint(run.last_checkpoint, model=model, config=config, step=step, kind="resume",
                     extra={"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
                            "history": history, "best": best, "training": config_to_dict(config.training),
                            "data": config_to_dict(config.data)})
 
 
-def _write_calibration(run_dir: Path, calibration: dict[str, Any]) -> None:
+def _write_calibration(run: Run, calibration: dict[str, Any]) -> None:
     from kws.fsutil import atomic_write_text
 
-    atomic_write_text(run_dir / "calibration.json", json.dumps(calibration, indent=1))
+    atomic_write_text(run.calibration_clips, json.dumps(calibration, indent=1))
 
 
-def _finish(config: KwsConfig, run_dir: Path, model: torch.nn.Module, data: PreparedData,
+def _finish(config: KwsConfig, run: Run, model: torch.nn.Module, data: PreparedData,
             history: list[dict[str, Any]], best: dict[str, Any], start_step: int, steps_done: int,
             elapsed: float) -> TrainResult:
     import shutil
@@ -234,14 +236,14 @@ def _finish(config: KwsConfig, run_dir: Path, model: torch.nn.Module, data: Prep
     from kws.eval.metrics import accuracy, confusion_matrix
     from kws.fsutil import atomic_path
 
-    best_payload = load_checkpoint(run_dir / "checkpoints" / "best.pt", expect=config)
+    best_payload = load_checkpoint(run.best_checkpoint, expect=config)
     restore_model(best_payload, model)
     predictions = predict(model, data.test_features).numpy()
     truth = data.test_labels.numpy()
     test_acc = accuracy(truth, predictions)
     cm = confusion_matrix(truth, predictions, len(data.labels)) if truth.size else np.zeros((0, 0), np.int64)
-    with atomic_path(run_dir / "model_float.pt") as tmp:
-        shutil.copyfile(run_dir / "checkpoints" / "best.pt", tmp)
+    with atomic_path(run.float_model) as tmp:
+        shutil.copyfile(run.best_checkpoint, tmp)
     clips_per_s = steps_done * config.training.batch_size / elapsed if elapsed > 0 and steps_done else float("nan")
     metrics = {
         "model": config.model.name,
@@ -257,14 +259,14 @@ def _finish(config: KwsConfig, run_dir: Path, model: torch.nn.Module, data: Prep
         "resumed_from_step": start_step,
         "config": json.loads(json.dumps(config_to_dict(config))),
     }
-    write_json(run_dir / "metrics.json", metrics)
+    write_json(run.metrics, metrics)
     from kws.plots import plot_confusion_matrix, plot_training_curves
 
-    plot_training_curves(history, run_dir / "training_curves.png", title=f"{config.model.name} ({run_dir.name})")
+    plot_training_curves(history, run.training_curves, title=f"{config.model.name} ({run.name})")
     if truth.size:
-        plot_confusion_matrix(cm, data.labels, run_dir / "confusion_matrix.png",
+        plot_confusion_matrix(cm, data.labels, run.confusion_matrix,
                               title=f"test split: accuracy {test_acc:.1%}")
-    return TrainResult(run_dir, best["step"], best["val_accuracy"], test_acc, start_step)
+    return TrainResult(run.dir, best["step"], best["val_accuracy"], test_acc, start_step)
 
 
 __all__ = ["TrainResult", "distillation_loss", "learning_rate_at", "load_teacher", "schedule", "train"]

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from kws.config import DeployConfig, KwsConfig, write_resolved_config
-from kws.eval.calibrate import (choose, decision_trace, detect_from_trace, load_run_config, sweep,
+from kws.eval.calibrate import (choose, decision_trace, detect_from_trace, sweep,
                                 write_deploy_overlay)
 from kws.recognizer import RecognizerConfig, detections, keyword_mask
+from kws.run import Run
 
 LABELS = ("_silence_", "_unknown_", "yes", "no")
 
@@ -72,7 +73,7 @@ def test_sweep_finds_a_working_setting():
 def test_overlay_is_applied_on_top_of_the_run_config(tmp_path):
     write_resolved_config(KwsConfig(), tmp_path)
     write_deploy_overlay(tmp_path, DeployConfig(detection_threshold=180, average_window_ms=750, suppression_ms=900))
-    config = load_run_config(tmp_path)
+    config = Run.at(tmp_path).config()
     assert (config.deploy.detection_threshold, config.deploy.average_window_ms, config.deploy.suppression_ms) == \
         (180, 750, 900)
     assert config.training == KwsConfig().training

@@ -24,9 +24,14 @@ import numpy as np
 import pytest
 
 from kws.device.emulator import Emulator
-from kws.device.faultproxy import FaultProxy, Faults, RestartableEmulator
-from kws.eval.device_eval import (BoardStopped, DeviceEvalError, EvalOptions, check_identity, evaluate_clips,
-                                  read_journal, select_clips)
+from board_harness import RestartableEmulator
+from kws.device.faultproxy import FaultProxy, Faults
+from kws.data.clip_selection import select_clips
+from kws.device.session import BoardStopped, IdentityMismatch, check_identity
+from kws.eval.device_eval import evaluate_clips
+from kws.eval.errors import DeviceEvalError
+from kws.eval.journal import read_journal
+from kws.eval.options import EvalOptions
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = 20
@@ -159,10 +164,10 @@ def test_identity_mismatch_and_a_foreign_journal_are_clear_errors(board, run_dir
     exported = ExportedModel.load(run_dir)
     with BoardLink.open(board.port) as link:
         info = link.hello()
-    check_identity(info, exported, board.port, "audio")
-    with pytest.raises(DeviceEvalError, match=r"runs model 0000000000000000\.\.\., but .*model_int8.tflite is "
+    check_identity(info, exported, board.port, feed="audio")
+    with pytest.raises(IdentityMismatch, match=r"runs model 0000000000000000\.\.\., but .*model_int8.tflite is "
                                               r".*kws flash --run tiny.*--emulate"):
-        check_identity(replace(info, model_sha256="0" * 64), exported, board.port, "audio")
+        check_identity(replace(info, model_sha256="0" * 64), exported, board.port, feed="audio")
     # A journal of an audio evaluation is not resumed for another feed (or model, board, clip list).
     evaluate_clips(run_dir, options(sc_real_dev, port=board.port))
     with pytest.raises(DeviceEvalError, match=r"journal.jsonl was made for another evaluation \(feed: journal "

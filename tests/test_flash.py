@@ -23,8 +23,11 @@ from pathlib import Path
 import pytest
 
 from kws.device import flash as F
+from kws.device.arduino_cli import ArduinoCliMissing
+from kws.device.ports import NoBoardError, SeveralBoardsError, choose_port, parse_board_list
 from kws.device.emulator import Emulator
 from kws.device.link import PortPermissionError
+from kws.run import Run
 
 FAKE = r'''
 import json, os, sys
@@ -150,11 +153,11 @@ def fake(tmp_path, monkeypatch) -> FakeCli:
 
 
 @pytest.fixture
-def run(tiny_export, tmp_path) -> Path:
+def run(tiny_export, tmp_path) -> Run:
     """A private copy of the tiny exported run: runs/tiny under tmp_path."""
     dest = tmp_path / "runs" / "tiny"
     shutil.copytree(tiny_export, dest, ignore=shutil.ignore_patterns("saved_model"))
-    return dest
+    return Run.at(dest)
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +181,7 @@ def test_the_arduino_cli_call_sequence_and_the_handshake_after_re_enumeration(fa
     # come back empty (re-enumeration), then the sketch's port: the emulated board.
     fake.set(core=False, lib=False, before=[["/dev/ttyACM7", "0x005A"]], after=[[board.port, "0x805A"]], delay=2)
     result = F.flash(run, say=quiet)
-    sketch, build = str(run / "sketch" / "nano33ble"), str(run / "sketch" / "build")
+    sketch, build = str(run.dir / "sketch" / "nano33ble"), str(run.dir / "sketch" / "build")
     fqbn = "arduino:mbed_nano:nano33ble"
     assert fake.calls() == [
         ["version"],
@@ -194,14 +197,14 @@ def test_the_arduino_cli_call_sequence_and_the_handshake_after_re_enumeration(fa
     assert result.port == board.port
     assert result.info.model_sha256 == F.ExportedModel.load(run).sha256
     assert result.sizes == {"flash_bytes": 321456, "ram_bytes": 101234}
-    record = json.loads((run / "sketch" / "flash.json").read_text())
+    record = json.loads((run.dir / "sketch" / "flash.json").read_text())
     assert record["port"] == board.port and record["model_sha256"] == result.info.model_sha256
 
 
 def test_the_staged_sketch_holds_the_thin_ino_hal_backend_core_and_generated_model(fake, run):
     F.flash(run, stage_only=True, say=quiet)
     assert fake.calls() == []  # --stage-only needs no arduino-cli
-    sketch = run / "sketch" / "nano33ble"
+    sketch = run.dir / "sketch" / "nano33ble"
     names = {p.name for p in sketch.iterdir()}
     assert {"nano33ble.ino", "kws_hal_nano33ble.cpp", "kws_hal_nano33ble.h", "kws_model_tflm.cpp",
             "kws_model_tflm.h", "kws_audio_ring.h"} <= names
@@ -209,10 +212,10 @@ def test_the_staged_sketch_holds_the_thin_ino_hal_backend_core_and_generated_mod
             "kws_app.h", "kws_hal.h", "kws_protocol.h"} <= names
     assert {"model_data.cpp", "model_data.h", "kws_settings.h", "kws_frontend_tables.h"} <= names
     assert "model_data.cc" not in names  # arduino-cli builds .c/.cpp/.S only
-    generated = run / "export" / "generated"
+    generated = run.dir / "export" / "generated"
     assert (sketch / "model_data.cpp").read_bytes() == (generated / "model_data.cc").read_bytes()
     assert (sketch / "kws_settings.h").read_bytes() == (generated / "kws_settings.h").read_bytes()
-    assert not [p for p in (run / "sketch").iterdir() if p.name.startswith(".")], "staged atomically"
+    assert not [p for p in (run.dir / "sketch").iterdir() if p.name.startswith(".")], "staged atomically"
 
 
 def test_installed_core_and_library_are_not_reinstalled_and_compile_only_stops_before_upload(fake, run):
@@ -226,12 +229,12 @@ def test_installed_core_and_library_are_not_reinstalled_and_compile_only_stops_b
 def test_missing_arduino_cli_says_how_to_install_it(run, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.delenv("ARDUINO_CLI", raising=False)
-    with pytest.raises(F.ArduinoCliMissing, match=r"arduino-cli is not on PATH; install it: .*install\.sh.*"
+    with pytest.raises(ArduinoCliMissing, match=r"arduino-cli is not on PATH; install it: .*install\.sh.*"
                                                   r"arduino\.github\.io/arduino-cli"):
         F.flash(run, say=quiet)
     from kws.cli import main
 
-    monkeypatch.chdir(run.parent.parent)
+    monkeypatch.chdir(run.dir.parent.parent)
     assert main(["flash", "--run", "tiny"]) == 2
 
 
@@ -250,7 +253,7 @@ def test_over_budget_is_refused_before_any_arduino_cli_call(fake, run, monkeypat
 
 def test_no_board_lists_the_ports_seen_and_suggests_the_double_tap(fake, run):
     fake.set(before=[["/dev/ttyUSB0", "0x6001"]])  # an FTDI adapter's PID under Arduino's VID: not a Nano
-    with pytest.raises(F.NoBoardError, match=r"no Arduino Nano 33 BLE found .*2341:805A.*2341:005A.*data cable.*"
+    with pytest.raises(NoBoardError, match=r"no Arduino Nano 33 BLE found .*2341:805A.*2341:005A.*data cable.*"
                                              r"double-tap.*ports seen: /dev/ttyUSB0"):
         F.flash(run, say=quiet)
     assert ["compile"] not in [c[:1] for c in fake.calls()]
@@ -258,7 +261,7 @@ def test_no_board_lists_the_ports_seen_and_suggests_the_double_tap(fake, run):
 
 def test_several_boards_are_listed_and_the_user_asked_for_port(fake, run):
     fake.set(before=[["/dev/ttyACM0", "0x805A"], ["/dev/ttyACM1", "0x005A"]])
-    with pytest.raises(F.SeveralBoardsError, match=r"several boards found: /dev/ttyACM0 \(2341:805A, sketch running"
+    with pytest.raises(SeveralBoardsError, match=r"several boards found: /dev/ttyACM0 \(2341:805A, sketch running"
                                                    r".*/dev/ttyACM1 \(2341:005A, bootloader.*--port"):
         F.flash(run, say=quiet)
 
@@ -283,8 +286,8 @@ def test_a_board_running_another_model_fails_the_hash_check(fake, run, tiny_expo
     padded.write_bytes((tiny_export / "export" / "model_int8.tflite").read_bytes() + bytes(16))
     with Emulator(tiny_export, model_path=padded, build_dir=core_build_dir) as other:
         fake.set(before=[["/dev/ttyACM0", "0x805A"]], after=[[other.port, "0x805A"]])
-        with pytest.raises(F.HashMismatchError, match=r"runs model [0-9a-f]{16}\.\.\. but the export is "
-                                                      r"[0-9a-f]{16}\.\.\..*the upload did not replace"):
+        with pytest.raises(F.HashMismatchError, match=r"runs model [0-9a-f]{16}\.\.\., but the export .*model_int8"
+                                                      r"\.tflite is [0-9a-f]{16}\.\.\..*the upload did not replace"):
             F.flash(run, say=quiet)
 
 
@@ -300,7 +303,7 @@ def test_a_missing_export_says_to_export_first(fake, tmp_path):
     from kws.device.artifacts import DeviceArtifactError
 
     with pytest.raises(DeviceArtifactError, match=r"export does not exist: run `kws export --run nothing`"):
-        F.flash(tmp_path / "runs" / "nothing", say=quiet)
+        F.flash(Run.at(tmp_path / "runs" / "nothing"), say=quiet)
 
 
 # ------------------------------------------------------------------------------------------ board list shapes
@@ -314,13 +317,13 @@ def test_board_list_json_of_every_arduino_cli_generation_is_understood():
     v018 = [{"address": "/dev/ttyACM0", "protocol": "serial",
              "boards": [{"name": "Arduino Nano 33 BLE", "FQBN": F.FQBN, "VID": "0x2341", "PID": "0x005a"}]}]
     for data in (v1, v019):
-        ports = F.parse_board_list(data)
+        ports = parse_board_list(data)
         assert [(p.address, p.vid, p.pid) for p in ports] == [("/dev/ttyACM0", 0x2341, 0x805A),
                                                               ("/dev/ttyS0", None, None)]
-        assert F.choose_port(ports, None).address == "/dev/ttyACM0"
-    (old,) = F.parse_board_list(v018)
+        assert choose_port(ports, None).address == "/dev/ttyACM0"
+    (old,) = parse_board_list(v018)
     assert (old.vid, old.pid, old.kind) == (0x2341, 0x005A, "bootloader (double-tap)")
-    assert F.choose_port([old], "/dev/ttyACM9").address == "/dev/ttyACM9"  # --port wins, even if not listed
+    assert choose_port([old], "/dev/ttyACM9").address == "/dev/ttyACM9"  # --port wins, even if not listed
 
 
 def test_the_sketch_reports_the_firmware_version_the_host_expects():

@@ -19,8 +19,8 @@ import pytest
 
 from kws.config import load_config, replace
 from kws.device.emulator import Emulator
-from kws.eval.calibrate import load_run_config
-from kws.eval.device_eval import EvalOptions
+from kws.run import Run
+from kws.eval.options import EvalOptions
 from kws.eval.stream import (StreamOptions, build_stream, evaluate_stream, load_labelled_wav, speech_extent,
                              unwrap_u32)
 from kws.recognizer import RecognizerConfig, detections
@@ -141,7 +141,7 @@ def test_calibrate_writes_deploy_toml_and_the_board_reproduces_the_chosen_figure
                                                                                   sc_mini, first_stream, capsys):
     from kws.cli import main
 
-    before = load_run_config(run_dir).deploy
+    before = Run.at(run_dir).config().deploy
     assert main(["calibrate", "--run", "tiny", "--target-fa-per-hour", str(TARGET_FA_PER_HOUR)]) == 0
     printed = capsys.readouterr().out
     calibration = json.loads((run_dir / "eval" / "calibration.json").read_text())
@@ -151,7 +151,7 @@ def test_calibrate_writes_deploy_toml_and_the_board_reproduces_the_chosen_figure
     assert chosen["false_accepts_per_hour"] <= TARGET_FA_PER_HOUR and chosen["detections"] > 0
     assert len(calibration["sweep"]) == 4 * 31 * 4 and (run_dir / "eval" / "calibration.png").stat().st_size > 0
     assert (run_dir / "deploy.toml").is_file()
-    after = load_run_config(run_dir).deploy
+    after = Run.at(run_dir).config().deploy
     assert (after.average_window_ms, after.detection_threshold, after.suppression_ms) == \
         (chosen["average_window_ms"], chosen["detection_threshold"], chosen["suppression_ms"])
     assert after.minimum_count == before.minimum_count and after != before

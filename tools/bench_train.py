@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from kws.config import load_config
     from kws.models import build_model
     from kws.prepared_data import FeatureExtractor, prepare_data
-from kws.train import schedule
+    from kws.train import schedule
 
     overrides = [f"data.data_dir={args.data}", "data.split_method=hash", f"training.batch_size={args.batch}",
                  "data.cache_dir=runs/cache"]

@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kws.run import Run, as_run
 from kws.checkpoint import load_checkpoint, restore_model, save_checkpoint
 from kws.config import ConfigError, KwsConfig, PruningConfig, config_to_dict, replace
 from kws.errors import KwsError
@@ -223,20 +224,20 @@ def measure(model: nn.Module, input_shape: tuple[int, int], dense_prunable: int)
 
 # --------------------------------------------------------------------------------------------- the stage
 
-def _check_inputs(config: KwsConfig, run_dir: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _check_inputs(config: KwsConfig, run: Run) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Every refusal that needs no data: (float checkpoint, init checkpoint or None)."""
     config.validate()  # sparsity outside [0, 1), rounds < 1, ... before anything is read or written
     settings = config.pruning
     if settings.structured and config.model.name != "tiny_conv":
         raise ConfigError(f"pruning.structured=true supports tiny_conv only, but model.name={config.model.name!r}; "
                           f"use unstructured pruning (pruning.structured=false, no --structured) for it")
-    float_path = run_dir / "model_float.pt"
+    float_path = run.float_model
     if not float_path.is_file():
-        raise KwsError(f"{float_path} does not exist: train the run first (kws train --run {run_dir.name})")
+        raise KwsError(f"{float_path} does not exist: train the run first (kws train --run {run.name})")
     payload = load_checkpoint(float_path, expect=config)
     init = None
     if settings.rewind == "init":
-        init_path = run_dir / "checkpoints" / "init.pt"
+        init_path = run.init_checkpoint
         if not init_path.is_file():
             raise KwsError(f"pruning.rewind='init' needs {init_path}, the weights before training, which `kws train` "
                            f"writes at step 0; this run has none (trained by an older version?). Retrain the run "
@@ -245,7 +246,7 @@ def _check_inputs(config: KwsConfig, run_dir: Path) -> tuple[dict[str, Any], dic
     return payload, init
 
 
-def prune(config: KwsConfig, run_dir: str | Path, structured: bool | None = None, *,
+def prune(config: KwsConfig, run: "Run | str | Path", structured: bool | None = None, *,
           progress: bool = True) -> PruneResult:
     """Prune runs/<run>/model_float.pt round by round; see the module docstring for what is written."""
     from tqdm import tqdm
@@ -255,10 +256,10 @@ def prune(config: KwsConfig, run_dir: str | Path, structured: bool | None = None
     from kws.inference import evaluate_accuracy
     from kws.prepared_data import FeatureExtractor, prepare_data
 
-    run_dir = Path(run_dir)
+    run = as_run(run)
     if structured is not None:
         config = replace(config, pruning=replace(config.pruning, structured=structured))
-    float_payload, init_payload = _check_inputs(config, run_dir)
+    float_payload, init_payload = _check_inputs(config, run)
     settings = config.pruning
     mode = "structured" if settings.structured else "unstructured"
     labels = config.data.labels()
@@ -266,11 +267,11 @@ def prune(config: KwsConfig, run_dir: str | Path, structured: bool | None = None
 
     torch.manual_seed(config.training.seed)  # dropout during fine-tuning: the same run twice gives the same model
     model = build_model(config.model, config.frontend, len(labels))
-    restore_model(float_payload, model, run_dir / "model_float.pt")
+    restore_model(float_payload, model, run.float_model)
     init_model = None
     if init_payload is not None:
         init_model = build_model(config.model, config.frontend, len(labels))
-        restore_model(init_payload, init_model, run_dir / "checkpoints" / "init.pt")
+        restore_model(init_payload, init_model, run.init_checkpoint)
 
     extractor = FeatureExtractor(config)
     data = prepare_data(config, extractor, progress=progress)
@@ -297,7 +298,7 @@ def prune(config: KwsConfig, run_dir: str | Path, structured: bool | None = None
     bar = tqdm(total=settings.rounds * settings.finetune_steps, desc=f"prune {config.model.name} ({mode})",
                unit="step", disable=not progress, dynamic_ncols=True)
     try:
-        with atomic_directory(run_dir / "prune", replace=True) as rounds_dir:
+        with atomic_directory(run.prune_rounds_dir, replace=True) as rounds_dir:
             for r, sparsity in enumerate(schedule, start=1):
                 bar.set_postfix(round=f"{r}/{settings.rounds}", sparsity=f"{sparsity:.3f}")
                 if settings.structured:
@@ -328,12 +329,12 @@ def prune(config: KwsConfig, run_dir: str | Path, structured: bool | None = None
         "pruning": config_to_dict(settings), "float_test_accuracy": float_test,
         "seconds": time.perf_counter() - started, "rows": rows,
     }
-    write_json(run_dir / "prune_report.json", report)
-    title = f"{config.model.name} {mode} pruning ({run_dir.name}, {settings.schedule} schedule)"
-    atomic_write_text(run_dir / "prune_report.md", markdown_table(rows, structured=settings.structured, title=title))
-    plot_pruning(rows, run_dir / "pruning.png", title=f"{config.model.name} {mode} pruning ({run_dir.name})")
+    write_json(run.prune_report_json, report)
+    title = f"{config.model.name} {mode} pruning ({run.name}, {settings.schedule} schedule)"
+    atomic_write_text(run.prune_report_md, markdown_table(rows, structured=settings.structured, title=title))
+    plot_pruning(rows, run.prune_plot, title=f"{config.model.name} {mode} pruning ({run.name})")
     # Written last (atomically, like every checkpoint): its presence means every other output is complete.
-    checkpoint = save_checkpoint(run_dir / "model_pruned.pt", model=model, config=_pruned_config(config, model),
+    checkpoint = save_checkpoint(run.pruned_model, model=model, config=_pruned_config(config, model),
                                  step=settings.rounds * settings.finetune_steps, kind="pruned",
                                  extra={"pruning": _identity(rows[-1], config)})
     last = rows[-1]

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from kws.run import Run, as_run
 from kws.checkpoint import load_checkpoint, restore_model, save_checkpoint
 from kws.compress.qat import QatModel
 from kws.config import KwsConfig, replace
@@ -45,11 +46,11 @@ class QuantResult:
     """The written model_<method>.pt."""
 
 
-def calibration_audio(config: KwsConfig, run_dir: Path, bank: Any, augmenter: Any) -> np.ndarray:
+def calibration_audio(config: KwsConfig, run: Run, bank: Any, augmenter: Any) -> np.ndarray:
     """The recorded calibration clips (training split, no augmentation), float32 [N, samples]."""
-    path = run_dir / "calibration.json"
+    path = run.calibration_clips
     if not path.exists():
-        raise KwsError(f"{path} is missing; run `kws train --run {run_dir.name}` first (it records the calibration set)")
+        raise KwsError(f"{path} is missing; run `kws train --run {run.name}` first (it records the calibration set)")
     recorded = json.loads(path.read_text())
     rows = np.asarray(recorded["rows"], dtype=np.int64)
     if rows.size == 0 or rows.max() >= len(bank):
@@ -61,7 +62,7 @@ def calibration_audio(config: KwsConfig, run_dir: Path, bank: Any, augmenter: An
     return augmenter.eval_audio(np.asarray(bank.audio[rows]), bank.generated_silence[rows], rows)
 
 
-def quantize(config: KwsConfig, run_dir: str | Path, method: str | None = None, *, progress: bool = True) -> QuantResult:
+def quantize(config: KwsConfig, run: "Run | str | Path", method: str | None = None, *, progress: bool = True) -> QuantResult:
     """Run PTQ calibration or QAT fine-tuning for the run; see the module docstring."""
     from tqdm import tqdm
 
@@ -70,13 +71,13 @@ def quantize(config: KwsConfig, run_dir: str | Path, method: str | None = None, 
     from kws.inference import evaluate_accuracy
     from kws.prepared_data import FeatureExtractor, prepare_data
 
-    run_dir = Path(run_dir)
+    run = as_run(run)
     method = method or config.quantization.method
     config = replace(config, quantization=replace(config.quantization, method=method))
     config.validate()
-    payload = load_checkpoint(run_dir / "model_float.pt", expect=config)
+    payload = load_checkpoint(run.float_model, expect=config)
     model = build_model(config.model, config.frontend, len(config.data.labels()))
-    restore_model(payload, model, run_dir / "model_float.pt")
+    restore_model(payload, model, run.float_model)
 
     extractor = FeatureExtractor(config)
     data = prepare_data(config, extractor, progress=progress)
@@ -84,7 +85,7 @@ def quantize(config: KwsConfig, run_dir: str | Path, method: str | None = None, 
 
     qat = QatModel(model, config.frontend.input_scale, config.frontend.input_zero_point)
     batches: TrainingBatches = data.batches
-    calib = calibration_audio(config, run_dir, batches.bank, batches.augmenter)
+    calib = calibration_audio(config, run, batches.bank, batches.augmenter)
     # Calibrate ranges on the recorded set first (this alone is PTQ; QAT starts from these ranges).
     qat.use_minmax()
     qat.train()
@@ -112,7 +113,7 @@ def quantize(config: KwsConfig, run_dir: str | Path, method: str | None = None, 
     qat.eval()
     int8_val = evaluate_accuracy(qat, data.val_features, data.val_labels)
     int8_test = evaluate_accuracy(qat, data.test_features, data.test_labels)
-    checkpoint = run_dir / f"model_{method}.pt"
+    checkpoint = run.model_checkpoint(method)
     save_checkpoint(checkpoint, model=model, config=config, step=steps, kind=method,
                     extra={"activation_ranges": qat.activation_ranges(),
                            "observers": {k: v for k, v in qat.state_dict().items() if k.startswith("observers.")}})
@@ -122,7 +123,7 @@ def quantize(config: KwsConfig, run_dir: str | Path, method: str | None = None, 
         "seconds": time.perf_counter() - started, "activation_ranges": qat.activation_ranges(),
         "quantized_outputs": list(qat.quantized_outputs),
     }
-    write_json(run_dir / f"quant_{method}.json", report)
+    write_json(run.quant_report(method), report)
     return QuantResult(method, float_test, int8_test, int8_val, checkpoint)
 
 

@@ -19,15 +19,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from kws.config import FrontendConfig, KwsConfig
+from kws.config import FrontendConfig, KwsConfig, RecognizerSettings
 from kws.errors import KwsError
 from kws.recognizer import RecognizerConfig
+from kws.run import Run
 
 FIRMWARE_VERSION = "0.1.0"
 """The firmware version both boards report (firmware/nano33ble/nano33ble.ino states the same string)."""
-EXPORT_DIR = "export"
-MODEL_FILE = "model_int8.tflite"
-GENERATED_DIR = "generated"
 SETTINGS_HEADER = "kws_settings.h"
 TABLES_HEADER = "kws_frontend_tables.h"
 MODEL_HEADER = "model_data.h"
@@ -92,25 +90,24 @@ class ExportedModel:
 
     @property
     def export_dir(self) -> Path:
-        return self.run_dir / EXPORT_DIR
+        return Run.at(self.run_dir).export_dir
 
     @classmethod
-    def load(cls, run_dir: str | Path, model_path: str | Path | None = None,
+    def load(cls, run: "Run | str | Path", model_path: str | Path | None = None,
              config: KwsConfig | None = None) -> "ExportedModel":
         """Read runs/<run>/export (and config.toml unless `config` is given). `model_path` replaces
         model_int8.tflite (the emulator's --model); the generated settings still come from the run."""
-        from kws.config import load_config
-
-        run_dir = Path(run_dir)
-        export_dir = run_dir / EXPORT_DIR
-        generated = export_dir / GENERATED_DIR
-        regenerate = f"run `kws export --run {run_dir.name}`"
+        run = run if isinstance(run, Run) else Run.at(run)
+        run_dir = run.dir
+        export_dir = run.export_dir
+        generated = run.generated_dir
+        regenerate = f"run `kws export --run {run.name}`"
         if not export_dir.is_dir():
             raise DeviceArtifactError(f"{export_dir} does not exist: {regenerate} first")
         for name in GENERATED_FILES:
             if not (generated / name).is_file():
                 raise DeviceArtifactError(f"{generated / name} is missing: {regenerate} again")
-        path = Path(model_path) if model_path is not None else export_dir / MODEL_FILE
+        path = Path(model_path) if model_path is not None else run.export_model
         if not path.is_file():
             raise DeviceArtifactError(f"{path} does not exist" + ("" if model_path else f": {regenerate} first"))
         model = path.read_bytes()
@@ -147,23 +144,21 @@ class ExportedModel:
             raise DeviceArtifactError(f"{settings_path}: cannot read the kws_labels array; {regenerate} again")
 
         if config is None:
-            config_path = run_dir / "config.toml"
-            if not config_path.is_file():
-                raise DeviceArtifactError(f"{config_path} does not exist: the run's config is needed for the "
+            if not run.config_path.is_file():
+                raise DeviceArtifactError(f"{run.config_path} does not exist: the run's config is needed for the "
                                           f"frontend (train or export the run first)")
-            config = load_config(config_path)
+            config = run.config()
         frontend = config.frontend
         tables = parse_defines((generated / TABLES_HEADER).read_text(encoding="utf-8"))
         spec = tables.get("KWS_FE_SPEC_HASH", "null")
         if _c_string(spec, "KWS_FE_SPEC_HASH", generated / TABLES_HEADER) != frontend.spec_hash():
             raise DeviceArtifactError(f"{generated / TABLES_HEADER} was generated for another frontend than "
-                                      f"{run_dir / 'config.toml'} describes (spec hash {spec[1:17]}... vs "
+                                      f"{run.config_path} describes (spec hash {spec[1:17]}... vs "
                                       f"{frontend.spec_hash()[:16]}...): {regenerate} again")
         number = lambda name: _c_number(d[name], name, settings_path)  # noqa: E731
-        recognizer = RecognizerConfig(average_window_ms=int(number("KWS_AVERAGE_WINDOW_MS")),
-                                      suppression_ms=int(number("KWS_SUPPRESSION_MS")),
-                                      minimum_count=int(number("KWS_MINIMUM_COUNT")),
-                                      detection_threshold=int(number("KWS_DETECTION_THRESHOLD")))
+        settings = RecognizerSettings.from_c_defines({name: str(int(number(name))) for name, _, _ in
+                                                      RecognizerSettings().c_defines()})
+        recognizer = RecognizerConfig.from_deploy(settings)
         op_names = tuple(n for n in _c_string(d["KWS_OP_NAMES"], "KWS_OP_NAMES", settings_path).split(",") if n)
         return cls(run_dir=run_dir, model_path=path, model=model, sha256=sha, labels=labels,
                    arena_bytes=int(number("KWS_TENSOR_ARENA_SIZE")), input_scale=number("KWS_MODEL_INPUT_SCALE"),

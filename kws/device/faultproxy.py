@@ -1,7 +1,7 @@
 """A fault-injecting serial relay: a pty for the host on one side, a board's port on the other, faults between.
 
-    from kws.device.faultproxy import FaultProxy, Faults, RestartableEmulator
-    with RestartableEmulator("runs/demo") as board, \\
+    from kws.device.faultproxy import FaultProxy, Faults
+    with RestartableEmulator("runs/demo") as board, \\             # tests/board_harness.py
          FaultProxy(board.port, Faults(drop=0.01, corrupt=0.01, duplicate=0.01), seed=1,
                     restart=board.restart, reset_after_bytes=200_000) as proxy:
         evaluate_clips(run_dir, EvalOptions(port=proxy.port))     # the host talks to proxy.port as to a board
@@ -20,7 +20,7 @@ intact, so at 1 % per byte for each of the three faults a full AUDIO frame arriv
 
 It can also stall (stop forwarding in both directions, discarding: a board that stopped answering) and
 reset the board in the middle of a run: `restart` is a callable that power-cycles the board and returns
-its (possibly new) port; RestartableEmulator.restart stops the emulated board and boots a fresh one on a
+its (possibly new) port; the tests' RestartableEmulator.restart (tests/board_harness.py) stops the emulated board and boots a fresh one on a
 new pty, so the host sees exactly what a reset Nano does: its ready line in text mode, binary frames
 answered NAK(BAD_STATE) until a new HELLO, the board's frame numbering restarting at 0.
 """
@@ -34,8 +34,7 @@ import threading
 import time
 import tty
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -331,54 +330,6 @@ class FaultProxy:
             self._failure = exc
 
 
-class RestartableEmulator:
-    """An emulated board that can be power-cycled: restart() stops it and boots a fresh one on a new pty.
-
-        with RestartableEmulator("runs/demo") as board:
-            board.port; board.restart(); board.restarts
-    """
-
-    def __init__(self, run_dir: str | Path | None = None, **emulator_kwargs: Any) -> None:
-        from kws.device.artifacts import ExportedModel
-
-        if "exported" not in emulator_kwargs:
-            if run_dir is None:
-                raise ValueError("give run_dir or exported=")
-            emulator_kwargs["exported"] = ExportedModel.load(run_dir, emulator_kwargs.pop("model_path", None))
-        self._kwargs = emulator_kwargs
-        self.board: Any = None
-        self.restarts = 0
-        self.port = ""
-
-    def start(self) -> str:
-        from kws.device.emulator import Emulator
-
-        if self.board is None:
-            self.board = Emulator(**self._kwargs)
-            self.port = self.board.start()
-        return self.port
-
-    def restart(self) -> str:
-        """Stop the board (what it was doing is lost) and boot a new one; its port."""
-        if self.board is not None:
-            self.board.stop()
-            self.board = None
-        self.restarts += 1
-        return self.start()
-
-    def stop(self) -> None:
-        if self.board is not None:
-            self.board.stop()
-            self.board = None
-
-    def __enter__(self) -> "RestartableEmulator":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: relay a board's port with faults; prints the host's port, runs until Ctrl-C."""
     parser = argparse.ArgumentParser(prog="python -m kws.device.faultproxy", description=__doc__.split("\n")[0])
@@ -409,5 +360,4 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["DirectionStats", "FaultProxy", "FaultProxyError", "Faults", "ProxyStats", "RestartableEmulator",
-           "inject"]
+__all__ = ["DirectionStats", "FaultProxy", "FaultProxyError", "Faults", "ProxyStats", "inject"]

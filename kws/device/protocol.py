@@ -1,6 +1,7 @@
 """The serial protocol's messages, host side: the same spec as firmware/core/kws_protocol.h, in Python.
 
-    from kws.device.framing import Frame, FrameDecoder, Text
+    from kws.config import RecognizerSettings
+from kws.device.framing import Frame, FrameDecoder, Text
     from kws.device.protocol import Hello, Audio, encode_message, decode_message
     wire = encode_message(Hello(), seq=0) + encode_message(Audio.from_samples(pcm), seq=1)
     for event in FrameDecoder().feed(serial_bytes):
@@ -23,6 +24,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import ClassVar, Iterable
 
+from kws.config import RecognizerSettings
 from kws.device.framing import (CRC_SIZE, HEADER_SIZE, MAX_FRAME, MAX_PAYLOAD, SYNC, BadFrame, Frame, FrameDecoder,
                                 ProtocolError, Text, encode_frame)
 
@@ -199,13 +201,10 @@ class Reset(Message):
 
 
 @dataclass(frozen=True)
-class Params:
-    """The 13-byte PARAMS block: recognizer settings, inference cadence and report flags."""
+class Params(RecognizerSettings):
+    """The 13-byte PARAMS block: the recognizer settings (kws.config.RecognizerSettings, in their order),
+    inference cadence and report flags."""
 
-    average_window_ms: int = 1000
-    suppression_ms: int = 1500
-    minimum_count: int = 3
-    detection_threshold: int = 200
     infer_every: int = 1
     flags: int = int(FLAG_DEFAULT)
 

@@ -7,7 +7,7 @@ model (kws.recognizer, tested identical to the C one) for a grid of averaging wi
 suppression times, and picks the setting with the lowest false reject rate whose false accepts per
 hour stay at or below the target (ties: fewer false accepts, then the higher threshold, then the
 shorter window). The choice is written to runs/<run>/deploy.toml, an overlay on the run's config that
-the export and flash stages read (`load_run_config`), so the next `make flash` deploys it; the whole
+every later stage reads (kws.run.Run.config), so the next `make flash` deploys it; the whole
 sweep goes to runs/<run>/eval/calibration.json with a FA/hour vs FRR plot.
 
 Speed: the averaging does not depend on threshold or suppression, so each window is replayed once
@@ -20,15 +20,17 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from kws.config import DeployConfig, KwsConfig, config_to_dict, load_config, replace
+from kws.config import DeployConfig, replace
 from kws.eval.metrics import streaming_metrics
 from kws.recognizer import Recognizer, RecognizerConfig, keyword_mask
+from kws.run import Run, as_run, deploy_overlay_text
 
-DEPLOY_OVERLAY = "deploy.toml"
+if TYPE_CHECKING:
+    from kws.config import KwsConfig
 
 DEFAULT_WINDOWS_MS: tuple[int, ...] = (500, 750, 1000, 1500)
 DEFAULT_THRESHOLDS: tuple[int, ...] = tuple(range(100, 255, 5))
@@ -108,64 +110,24 @@ def choose(rows: list[dict[str, Any]], target_fa_per_hour: float) -> tuple[dict[
     return min(pool, key=key), bool(ok)
 
 
-def write_deploy_overlay(run_dir: Path, deploy: DeployConfig) -> Path:
-    """runs/<run>/deploy.toml: the calibrated [deploy] section, applied on top of config.toml."""
-    import tomli_w
-
+def write_deploy_overlay(run: "Run | str | Path", deploy: DeployConfig) -> Path:
+    """runs/<run>/deploy.toml: the calibrated [deploy] section, laid over config.toml by Run.config."""
     from kws.fsutil import atomic_write_text
 
-    path = Path(run_dir) / DEPLOY_OVERLAY
-    text = "# Written by `kws calibrate`: recognizer settings chosen on the labelled stream.\n"
-    text += tomli_w.dumps({"deploy": config_to_dict(deploy)})
-    atomic_write_text(path, text)
-    return path
+    run = as_run(run)
+    atomic_write_text(run.deploy_overlay, deploy_overlay_text(deploy))
+    return run.deploy_overlay
 
 
-def apply_deploy_overlay(config: KwsConfig, overlay: str | Path) -> KwsConfig:
-    """The config with the recognizer settings of a deploy.toml (the board stays the config's)."""
-    import tomllib
+def update_generated_settings(run: Run, config: "KwsConfig") -> Path | None:
+    """Re-render the export's kws_settings.h (if exported) with the calibrated recognizer settings, by the
+    export's own generator (kws.device.settings_header), so the next `make flash` and the emulator deploy the
+    calibration without a full re-export."""
+    from kws.device.settings_header import rerender_settings
 
-    values = tomllib.loads(Path(overlay).read_text(encoding="utf-8")).get("deploy", {})
-    deploy = replace(config.deploy, **{k: v for k, v in values.items() if k != "board"})
-    deploy.validate()
-    return replace(config, deploy=deploy)
-
-
-def load_run_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> KwsConfig:
-    """A run's resolved config.toml with the calibrated deploy.toml overlay (if any) applied."""
-    run_dir = Path(run_dir)
-    config = load_config(run_dir / "config.toml", overrides)
-    overlay = run_dir / DEPLOY_OVERLAY
-    return apply_deploy_overlay(config, overlay) if overlay.exists() else config
-
-
-_RECOGNIZER_DEFINES = {"KWS_AVERAGE_WINDOW_MS": "average_window_ms", "KWS_DETECTION_THRESHOLD": "detection_threshold",
-                       "KWS_SUPPRESSION_MS": "suppression_ms", "KWS_MINIMUM_COUNT": "minimum_count"}
-
-
-def update_generated_settings(run_dir: str | Path, deploy: DeployConfig) -> Path | None:
-    """Carry calibrated recognizer settings into the export's generated kws_settings.h (if exported).
-
-    The export renders these four defines from the (overlaid) config; rewriting them here means the next
-    `make flash` and the emulator deploy the calibration without a full re-export. The header stays a
-    generated file: this is the same generator output with new values, written atomically.
-    """
-    import re
-
-    from kws.fsutil import atomic_write_text
-
-    path = Path(run_dir) / "export" / "generated" / "kws_settings.h"
-    if not path.exists():
+    if not run.generated_dir.is_dir():
         return None
-    text = path.read_text(encoding="utf-8")
-    for define, field_name in _RECOGNIZER_DEFINES.items():
-        text, count = re.subn(rf"(#define {define}\s+)\d+", rf"\g<1>{getattr(deploy, field_name)}", text)
-        if count != 1:
-            from kws.errors import KwsError
-
-            raise KwsError(f"{path} has no single #define {define}: re-export the run (make export)")
-    atomic_write_text(path, text)
-    return path
+    return rerender_settings(run.generated_dir, config, f"run `kws export --run {run.name}`")
 
 
 def plot_sweep(rows: list[dict[str, Any]], chosen: dict[str, Any], target: float, path: str | Path) -> str:
@@ -204,7 +166,7 @@ def plot_sweep(rows: list[dict[str, Any]], chosen: dict[str, Any], target: float
         plt.close(fig)
 
 
-def calibrate_run(run_dir: str | Path, *, target_fa_per_hour: float = 1.0, tolerance_s: float = 1.0,
+def calibrate_run(run: "Run | str | Path", *, target_fa_per_hour: float = 1.0, tolerance_s: float = 1.0,
                   windows_ms: Sequence[int] = DEFAULT_WINDOWS_MS, thresholds: Sequence[int] = DEFAULT_THRESHOLDS,
                   suppressions_ms: Sequence[int] = DEFAULT_SUPPRESSIONS_MS) -> dict[str, Any]:
     """`kws calibrate`: sweep the recorded stream of runs/<run>/eval/stream/, choose, write deploy.toml,
@@ -215,17 +177,16 @@ def calibrate_run(run_dir: str | Path, *, target_fa_per_hour: float = 1.0, toler
     from kws.eval.stream import load_stream_recording
     from kws.fsutil import write_json
 
-    run_dir = Path(run_dir)
+    run = as_run(run)
     if target_fa_per_hour < 0 or tolerance_s < 0:
         raise KwsError("--target-fa-per-hour and --tolerance-s must not be negative")
-    if not (run_dir / "config.toml").is_file():
-        raise KwsError(f"{run_dir}/config.toml does not exist: train, export and evaluate the run first")
-    t_us, scores, events, stream = load_stream_recording(run_dir)
+    run.require("config")
+    t_us, scores, events, stream = load_stream_recording(run)
     labels = stream["labels"]
     if scores.ndim != 2 or scores.shape != (t_us.size, len(labels)) or t_us.size == 0:
-        raise KwsError(f"{run_dir}/eval/stream/scores.npz holds no usable scores ({scores.shape}); run "
+        raise KwsError(f"{run.stream_dir}/scores.npz holds no usable scores ({scores.shape}); run "
                        f"`kws eval --stream` again")
-    config = load_run_config(run_dir)
+    config = run.config()
     previous = config.deploy
     rows = sweep(labels, t_us, scores, events, float(stream["duration_s"]), minimum_count=previous.minimum_count,
                  tolerance_s=tolerance_s, windows_ms=windows_ms, thresholds=thresholds,
@@ -235,10 +196,10 @@ def calibrate_run(run_dir: str | Path, *, target_fa_per_hour: float = 1.0, toler
                      detection_threshold=int(chosen["detection_threshold"]),
                      suppression_ms=int(chosen["suppression_ms"]))
     deploy.validate()
-    overlay = write_deploy_overlay(run_dir, deploy)
-    settings = update_generated_settings(run_dir, deploy)
+    overlay = write_deploy_overlay(run, deploy)
+    settings = update_generated_settings(run, replace(config, deploy=deploy))
     clip_points: dict[str, Any] = {}
-    clip_summary_path = run_dir / "eval" / "summary.json"
+    clip_summary_path = run.eval_summary
     if clip_summary_path.exists():
         clip_summary = json.loads(clip_summary_path.read_text(encoding="utf-8"))
         clip_points = {"target_far": clip_summary.get("target_far"),
@@ -254,7 +215,6 @@ def calibrate_run(run_dir: str | Path, *, target_fa_per_hour: float = 1.0, toler
                          "board": stream.get("board", "")},
               "clip_operating_points": clip_points, "deploy_overlay": str(overlay),
               "generated_settings_updated": str(settings) if settings else None, "sweep": rows}
-    eval_dir = run_dir / "eval"
-    write_json(eval_dir / "calibration.json", result)
-    plot_sweep(rows, chosen, target_fa_per_hour, eval_dir / "calibration.png")
+    write_json(run.calibration_result, result)
+    plot_sweep(rows, chosen, target_fa_per_hour, run.calibration_plot)
     return result

@@ -21,6 +21,7 @@ import numpy as np
 
 from kws.config import KwsConfig
 from kws.fsutil import write_json
+from kws.run import Run, as_run
 
 
 @dataclass
@@ -54,11 +55,11 @@ def _pct(value: Any) -> str:
 
 # ------------------------------------------------------------------------------------------ sections
 
-def _data_section(config: KwsConfig, run_dir: Path) -> Section:
+def _data_section(config: KwsConfig, run: Run) -> Section:
     section = Section("Data")
-    metrics = _read_json(run_dir / "metrics.json")
+    metrics = _read_json(run.metrics)
     try:
-        from kws.data.dataset import dataset_stats
+        from kws.data.stats import dataset_stats
 
         stats = dataset_stats(config.data, config.frontend, progress=False)
         splits = list(stats.splits)
@@ -76,9 +77,9 @@ def _data_section(config: KwsConfig, run_dir: Path) -> Section:
     return section
 
 
-def _training_section(run_dir: Path) -> Section:
+def _training_section(run: Run) -> Section:
     section = Section("Training")
-    metrics = _read_json(run_dir / "metrics.json")
+    metrics = _read_json(run.metrics)
     if metrics is None:
         section.missing = "kws train (make train)"
         return section
@@ -86,29 +87,29 @@ def _training_section(run_dir: Path) -> Section:
         f"{metrics['model']}: {metrics['steps']:,} steps; best validation accuracy {_pct(metrics['best_val_accuracy'])} "
         f"at step {metrics['best_step']:,}; test accuracy {_pct(metrics['test_accuracy'])}; "
         f"{metrics.get('throughput_clips_per_s', float('nan')):,.0f} training clips/s.")
-    for name, caption in (("training_curves.png", "loss and accuracy"),
-                          ("confusion_matrix.png", "float model, test split")):
-        if (run_dir / name).exists():
-            section.images.append((run_dir / name, caption))
+    for png, caption in ((run.training_curves, "loss and accuracy"),
+                         (run.confusion_matrix, "float model, test split")):
+        if png.exists():
+            section.images.append((png, caption))
     return section
 
 
-def _accuracy_section(run_dir: Path) -> tuple[Section, dict[str, float]]:
+def _accuracy_section(run: Run) -> tuple[Section, dict[str, float]]:
     section = Section("Accuracy: float, int8 simulations, TFLite, on the device")
     figures: dict[str, float] = {}
-    metrics = _read_json(run_dir / "metrics.json") or {}
+    metrics = _read_json(run.metrics) or {}
     if "test_accuracy" in metrics:
         figures["PyTorch float"] = metrics["test_accuracy"]
     for method in ("ptq", "qat"):
-        quant = _read_json(run_dir / f"quant_{method}.json")
+        quant = _read_json(run.quant_report(method))
         if quant:
             figures[f"{method.upper()} simulated int8"] = quant["int8_test_accuracy"]
-    parity = _read_json(run_dir / "export" / "parity.json")
+    parity = _read_json(run.parity)
     if parity:
         for hop in parity.get("hops", []):
             if hop["hop"] in ("tflite_int8", "tflite_micro"):
                 figures[f"{hop['title']} ({parity['source']})"] = hop["accuracy"]
-    device = _read_json(run_dir / "eval" / "summary.json")
+    device = _read_json(run.eval_summary)
     if device:
         figures[f"on device ({device.get('board', 'board')}, {device.get('feed', 'audio')} feed)"] = device["accuracy"]
     if not figures:
@@ -125,9 +126,9 @@ def _accuracy_section(run_dir: Path) -> tuple[Section, dict[str, float]]:
     return section, figures
 
 
-def _device_section(run_dir: Path, out_dir: Path) -> Section:
+def _device_section(run: Run, out_dir: Path) -> Section:
     section = Section("On-device detection: confusion, ROC/DET, operating point")
-    summary = _read_json(run_dir / "eval" / "summary.json")
+    summary = _read_json(run.eval_summary)
     if summary is None:
         section.missing = "kws eval --port PORT --run RUN (the emulated board: kws emulate)"
         return section
@@ -158,10 +159,10 @@ def _device_section(run_dir: Path, out_dir: Path) -> Section:
     return section
 
 
-def _stream_section(run_dir: Path) -> Section:
+def _stream_section(run: Run) -> Section:
     section = Section("Streaming: false accepts per hour vs false rejects, calibration")
-    stream = _read_json(run_dir / "eval" / "stream" / "summary.json")
-    calibration = _read_json(run_dir / "eval" / "calibration.json")
+    stream = _read_json(run.stream_summary)
+    calibration = _read_json(run.calibration_result)
     if stream is None and calibration is None:
         section.missing = "kws eval --stream, then kws calibrate"
         return section
@@ -181,16 +182,16 @@ def _stream_section(run_dir: Path) -> Section:
             f"{chosen['false_accepts_per_hour']:.2f} FA/h at FRR {_pct(chosen['false_reject_rate'])}, which {verdict} "
             f"the target of {calibration['target_fa_per_hour']:g} FA/h. Written to runs/<run>/deploy.toml; the next "
             f"`make flash` deploys it.")
-        png = run_dir / "eval" / "calibration.png"
+        png = run.calibration_plot
         if png.exists():
             section.images.append((png, "FA/hour vs FRR of every recognizer setting tried"))
     return section
 
 
-def _latency_section(run_dir: Path, out_dir: Path) -> Section:
+def _latency_section(run: Run, out_dir: Path) -> Section:
     section = Section("Latency (device clock)")
-    scores = run_dir / "eval" / "scores.npz"
-    summary = _read_json(run_dir / "eval" / "summary.json")
+    scores = run.eval_scores
+    summary = _read_json(run.eval_summary)
     if not scores.exists() or summary is None:
         section.missing = "kws eval"
         return section
@@ -211,9 +212,9 @@ def _latency_section(run_dir: Path, out_dir: Path) -> Section:
     return section
 
 
-def _budget_section(run_dir: Path, out_dir: Path) -> Section:
+def _budget_section(run: Run, out_dir: Path) -> Section:
     section = Section("Flash and RAM budget")
-    parity = _read_json(run_dir / "export" / "parity.json")
+    parity = _read_json(run.parity)
     if parity is None or not parity.get("budget") or not parity.get("arena"):
         section.missing = "make export"
         return section
@@ -254,9 +255,9 @@ def _budget_section(run_dir: Path, out_dir: Path) -> Section:
     return section
 
 
-def _parity_section(run_dir: Path) -> Section:
+def _parity_section(run: Run) -> Section:
     section = Section("Parity at every hop")
-    parity = _read_json(run_dir / "export" / "parity.json")
+    parity = _read_json(run.parity)
     if parity is None or "hops" not in parity:
         section.missing = "make export"
         return section
@@ -280,9 +281,9 @@ def _parity_section(run_dir: Path) -> Section:
     return section
 
 
-def _layers_section(config: KwsConfig, run_dir: Path) -> Section:
+def _layers_section(config: KwsConfig, run: Run) -> Section:
     section = Section("Model: parameters, MACs, activation memory per layer")
-    path = run_dir / "model_float.pt"
+    path = run.float_model
     if not path.exists():
         section.missing = "make train"
         return section
@@ -328,23 +329,23 @@ th{background:#f3f3f3}td.bad{color:#fff;background:#c00;font-weight:bold}.missin
 figure{margin:1em 0}img{max-width:100%}figcaption{color:#555;font-size:13px}code{background:#f3f3f3;padding:0 3px}"""
 
 
-def build_report(config: KwsConfig, run_dir: str | Path) -> dict[str, Path]:
+def build_report(config: KwsConfig, run: "Run | str | Path") -> dict[str, Path]:
     """Write runs/<run>/report/report.{html,md,json}; returns their paths."""
     from kws.fsutil import atomic_write_text
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
+    run = as_run(run)
+    if not run.dir.is_dir():
         from kws.errors import KwsError
 
-        raise KwsError(f"run folder {run_dir} does not exist; train first (make train RUN={run_dir.name})")
-    out_dir = run_dir / "report"
+        raise KwsError(f"run folder {run.dir} does not exist; train first (make train RUN={run.name})")
+    out_dir = run.report_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    accuracy, figures = _accuracy_section(run_dir)
-    sections = [_data_section(config, run_dir), _training_section(run_dir), accuracy,
-                _device_section(run_dir, out_dir), _stream_section(run_dir), _latency_section(run_dir, out_dir),
-                _budget_section(run_dir, out_dir), _parity_section(run_dir), _layers_section(config, run_dir)]
+    accuracy, figures = _accuracy_section(run)
+    sections = [_data_section(config, run), _training_section(run), accuracy,
+                _device_section(run, out_dir), _stream_section(run), _latency_section(run, out_dir),
+                _budget_section(run, out_dir), _parity_section(run), _layers_section(config, run)]
 
-    title = f"Keyword spotting report: run {run_dir.name} ({config.model.name}, {', '.join(config.data.wanted_words)})"
+    title = f"Keyword spotting report: run {run.name} ({config.model.name}, {', '.join(config.data.wanted_words)})"
     md = [f"# {title}", ""]
     page = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
@@ -362,19 +363,19 @@ def build_report(config: KwsConfig, run_dir: str | Path) -> dict[str, Path]:
             md += [_md_table(header, rows), ""]
             page.append(_html_table(header, rows))
         for png, caption in section.images:
-            rel = Path("..") / png.relative_to(run_dir) if not png.is_relative_to(out_dir) else png.relative_to(out_dir)
+            rel = Path("..") / png.relative_to(run) if not png.is_relative_to(out_dir) else png.relative_to(out_dir)
             md += [f"![{caption}]({rel.as_posix()})", ""]
             encoded = base64.b64encode(png.read_bytes()).decode("ascii")
             page.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{encoded}'>"
                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     page.append("</body></html>")
-    numbers = {"run": run_dir.name, "accuracy": figures,
+    numbers = {"run": run.name, "accuracy": figures,
                "sections": {s.title: ("missing: " + s.missing) if s.missing else "filled" for s in sections}}
-    for name in ("metrics.json", "quant_ptq.json", "quant_qat.json", "export/parity.json", "eval/summary.json",
-                 "eval/stream/summary.json", "eval/calibration.json"):
-        value = _read_json(run_dir / name)
+    for path in (run.metrics, run.quant_report("ptq"), run.quant_report("qat"), run.parity, run.eval_summary,
+                 run.stream_summary, run.calibration_result):
+        value = _read_json(path)
         if value is not None:
-            numbers[name] = value
+            numbers[path.relative_to(run.dir).as_posix()] = value
     paths = {"html": out_dir / "report.html", "md": out_dir / "report.md", "json": out_dir / "report.json"}
     atomic_write_text(paths["md"], "\n".join(md))
     write_json(paths["json"], json.loads(json.dumps(numbers, default=str)))

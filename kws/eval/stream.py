@@ -39,7 +39,10 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from kws.eval.device_eval import EVAL_DIR, BoardSession, DeviceEvalError, EvalOptions
+from kws.device.session import BoardSession
+from kws.eval.errors import DeviceEvalError
+from kws.eval.options import EvalOptions
+from kws.run import Run, as_run
 from kws.fsutil import write_json
 
 if TYPE_CHECKING:
@@ -47,7 +50,6 @@ if TYPE_CHECKING:
     from kws.device import protocol as P
     from kws.recognizer import RecognizerConfig
 
-STREAM_DIR = "stream"
 SPEECH_DBFS = -26.0
 """Active-speech RMS of a word at the highest SNR asked for (a typical close-talk level)."""
 TRIM_FRAME_MS = 10
@@ -193,7 +195,8 @@ def build_stream(data: "DataConfig", frontend: "FrontendConfig", options: Stream
                  progress: bool = True) -> LabelledStream:
     """A labelled stream from the dataset (see the module docstring); the same for the same options."""
     from kws.data.audio import to_int16
-    from kws.data.dataset import build_splits, load_clips
+    from kws.data.clips import load_clips
+    from kws.data.index import build_splits
 
     options.validate()
     sr = frontend.sample_rate
@@ -398,23 +401,22 @@ def replay_detections(config: "RecognizerConfig", labels: Sequence[str], t_u32: 
 
 # ------------------------------------------------------------------------------------------ the command
 
-def evaluate_stream(run_dir: str | Path, options: EvalOptions, stream_options: StreamOptions, *,
+def evaluate_stream(run: "Run | str | Path", options: EvalOptions, stream_options: StreamOptions, *,
                     config: "KwsConfig | None" = None, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """`kws eval --stream`: build (or load) the stream, feed it, write eval/stream/; returns the summary."""
     from kws.config import replace as config_replace
     from kws.data.audio import write_wav
     from kws.device import protocol as P
     from kws.device.artifacts import ExportedModel
-    from kws.eval.device_eval import _run_config
     from kws.eval.metrics import match_detections, streaming_metrics
     from kws.fsutil import atomic_path, atomic_write_text
     from kws.recognizer import RecognizerConfig
 
     options.validate()
     stream_options.validate()
-    run_dir = Path(run_dir)
-    config = config or _run_config(run_dir)
-    exported = ExportedModel.load(run_dir, config=config)
+    run = as_run(run)
+    config = config or run.require_config()
+    exported = ExportedModel.load(run, config=config)
     data = config.data if options.data_dir is None else config_replace(config.data, data_dir=str(options.data_dir))
     labels = list(exported.labels)
     sr = config.frontend.sample_rate
@@ -429,12 +431,12 @@ def evaluate_stream(run_dir: str | Path, options: EvalOptions, stream_options: S
     recognizer.validate()
     chunk = max(1, int(round(stream_options.chunk_ms * sr / 1000)))
 
-    with BoardSession(exported, port=options.port, emulate=options.emulate, feed="audio", timeout=options.timeout,
-                      retries=options.retries, chunk_samples=chunk, max_attempts=options.max_attempts,
+    link = config_replace(options.link_settings, chunk_samples=chunk)
+    with BoardSession(exported, port=options.port, emulate=options.emulate, feed="audio", link=link,
                       build_dir=options.build_dir) as session:
         assert session.info is not None
-        params = P.Params(recognizer.average_window_ms, recognizer.suppression_ms, recognizer.minimum_count,
-                          recognizer.detection_threshold, session.info.params.infer_every, int(P.Flag.SCORES))
+        params = P.Params(**asdict(recognizer.recognizer_settings()), infer_every=session.info.params.infer_every,
+                          flags=int(P.Flag.SCORES))
         recording = feed_stream(session, stream.audio, params, chunk, max_attempts=stream_options.max_attempts,
                                 progress=options.progress)
         board = session.board
@@ -468,7 +470,7 @@ def evaluate_stream(run_dir: str | Path, options: EvalOptions, stream_options: S
         "events": len(stream.events), "distractors": len(stream.distractors), "model_errors": recording.errors,
         "attempts": recording.attempts, "link": link,
     }
-    out = run_dir / EVAL_DIR / STREAM_DIR
+    out = run.stream_dir
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "scores.npz") as tmp:
         with open(tmp, "wb") as handle:
@@ -482,17 +484,18 @@ def evaluate_stream(run_dir: str | Path, options: EvalOptions, stream_options: S
     return summary
 
 
-def load_stream_recording(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, str]],
+def load_stream_recording(run: "Run | str | Path") -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, str]],
                                                          dict[str, Any]]:
     """(t_us, scores, events, summary) of runs/<run>/eval/stream/ (what kws calibrate reads)."""
-    folder = Path(run_dir) / EVAL_DIR / STREAM_DIR
+    run = as_run(run)
+    folder = run.stream_dir
     try:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         events_doc = json.loads((folder / "events.json").read_text(encoding="utf-8"))
         data = np.load(folder / "scores.npz")
         t_us, scores = np.asarray(data["t_us"], dtype=np.int64), np.asarray(data["scores"], dtype=np.int8)
     except FileNotFoundError as exc:
-        raise DeviceEvalError(f"{exc.filename} is missing: run `kws eval --run {Path(run_dir).name} --stream "
+        raise DeviceEvalError(f"{exc.filename} is missing: run `kws eval --run {run.name} --stream "
                               f"(--port PORT | --emulate)` first") from None
     except (OSError, ValueError, KeyError) as exc:
         raise DeviceEvalError(f"{folder} is damaged ({exc}): run `kws eval --stream` again") from None
