@@ -24,7 +24,7 @@ EXPORT_FROM ?= float
 # The dataset the run trains on must exist first; for the demo config that is the synthetic set.
 DATA_READY ?= $(SYNTH_DIR)/manifest.json
 
-.PHONY: setup test demo bench data stats train quantize prune models export clean distclean help FORCE
+.PHONY: setup lint test demo bench data stats train quantize prune models export clean distclean help FORCE
 
 help:
 	@echo "make demo | make test | make bench"
@@ -38,7 +38,12 @@ $(STAMP): tools/setup.sh tools/requirements.txt tools/requirements-nodeps.txt to
 
 setup: $(STAMP)
 
-test: setup
+# The house's walls first (seconds): ruff (style, complexity, length) and the import rules (tools/import_rules.py).
+lint: setup
+	$(PY) -m ruff check kws export tools tests
+	$(PY) tools/import_rules.py
+
+test: setup lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup

@@ -543,7 +543,8 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=1)
             hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
-            raise ConfigError(f"unknown config key '{dotted}'{hint}; known keys: {', '.join(prefix + k for k in known)}")
+            raise ConfigError(f"unknown config key '{dotted}'{hint}; known keys: "
+                              f"{', '.join(prefix + k for k in known)}")
         annotation = hints[key]
         if dataclasses.is_dataclass(annotation):
             if not isinstance(value, Mapping):

@@ -35,6 +35,7 @@ from kws.inference import evaluate_accuracy, predict
 from kws.prepared_data import FeatureExtractor, PreparedData, prepare_data
 from kws.run import Run, as_run
 
+
 @dataclass(frozen=True)
 class TrainResult:
     """What a finished training run produced."""
@@ -119,7 +120,8 @@ def _check_resume(run: Run, config: KwsConfig) -> dict[str, Any] | None:
     return payload
 
 
-def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True, stop_after: int | None = None) -> TrainResult:
+def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
+          stop_after: int | None = None) -> TrainResult:
     """Train (or resume) the configured model into the run folder; see the module docstring for the outputs.
 
     `stop_after` ends this invocation after that many steps (tests use it to simulate an interruption).

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from kws.config import DeployConfig, KwsConfig, write_resolved_config
-from kws.eval.calibrate import (choose, decision_trace, detect_from_trace, sweep,
-                                write_deploy_overlay)
+from kws.eval.calibrate import choose, decision_trace, detect_from_trace, sweep, write_deploy_overlay
 from kws.recognizer import RecognizerConfig, detections, keyword_mask
 from kws.run import Run
 

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from kws.device.emulator import Emulator
 from board_harness import RestartableEmulator
-from kws.device.faultproxy import FaultProxy, Faults
+
 from kws.data.clip_selection import select_clips
+from kws.device.emulator import Emulator
+from kws.device.faultproxy import FaultProxy, Faults
 from kws.device.session import BoardStopped, IdentityMismatch, check_identity
 from kws.eval.device_eval import evaluate_clips
 from kws.eval.errors import DeviceEvalError

@@ -24,9 +24,9 @@ import pytest
 
 from kws.device import flash as F
 from kws.device.arduino_cli import ArduinoCliMissing
-from kws.device.ports import NoBoardError, SeveralBoardsError, choose_port, parse_board_list
 from kws.device.emulator import Emulator
 from kws.device.link import PortPermissionError
+from kws.device.ports import NoBoardError, SeveralBoardsError, choose_port, parse_board_list
 from kws.run import Run
 
 FAKE = r'''

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SANITIZER_ENV
+
 from kws.config import FrontendConfig
 from kws.device import framing as F
 from kws.device import protocol as P
@@ -439,7 +439,8 @@ def test_binary_mode_can_listen_to_the_microphone_instead(app_exe, tmp_path):
     assert not any(isinstance(m, P.Timing) for m in messages)
     # Without the flag the microphone is ignored in binary mode.
     wire = P.encode_messages([P.Hello()])
-    assert not any(isinstance(m, P.Scores) for m in frames_of(converse(app_exe, wire, "--mic", tmp_path / "mic.raw")[0]))
+    replies = frames_of(converse(app_exe, wire, "--mic", tmp_path / "mic.raw")[0])
+    assert not any(isinstance(m, P.Scores) for m in replies)
 
 
 def test_text_mode_commands_and_detect_lines(app_exe, tmp_path):

@@ -19,11 +19,10 @@ import pytest
 
 from kws.config import load_config, replace
 from kws.device.emulator import Emulator
-from kws.run import Run
 from kws.eval.options import EvalOptions
-from kws.eval.stream import (StreamOptions, build_stream, evaluate_stream, load_labelled_wav, speech_extent,
-                             unwrap_u32)
+from kws.eval.stream import StreamOptions, build_stream, evaluate_stream, load_labelled_wav, speech_extent, unwrap_u32
 from kws.recognizer import RecognizerConfig, detections
+from kws.run import Run
 
 MINUTES = 1.25
 TARGET_FA_PER_HOUR = 1000.0  # the tiny model is random: a target it can meet with some detections left

@@ -87,7 +87,8 @@ def test_resume_after_sigkill_follows_the_uninterrupted_path(tiny_synth, tmp_pat
 def test_foreign_checkpoints_and_configs_are_refused(tiny_synth, tmp_path):
     from kws.train import train
 
-    config = load_config(None, _overrides(tiny_synth, tmp_path / "cache") + ["training.steps=[20]", "training.learning_rates=[1e-3]"])
+    config = load_config(None, _overrides(tiny_synth, tmp_path / "cache")
+                         + ["training.steps=[20]", "training.learning_rates=[1e-3]"])
     train(config, tmp_path / "run", progress=False)
     other_labels = load_config(None, _overrides(tiny_synth, tmp_path / "cache") + ["data.wanted_words=['yes']"])
     with pytest.raises(CheckpointError, match=r"labels \['_silence_', '_unknown_', 'yes', 'no'\].*\['_silence_', "

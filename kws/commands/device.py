@@ -16,8 +16,8 @@ def _emulate(args: argparse.Namespace) -> int:
 
 
 def _monitor(args: argparse.Namespace) -> int:
+    from kws.device.arduino_cli import find_board_port
     from kws.device.monitor import run_monitor
-    from kws.device.ports import find_board_port
 
     return run_monitor(find_board_port(args.port), binary=args.binary, count=args.count, duration=args.duration,
                        scores=args.scores, baudrate=args.baud)

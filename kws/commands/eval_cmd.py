@@ -18,7 +18,7 @@ def _eval(args: argparse.Namespace) -> int:
     config = run.config(args.config, args.overrides)  # a bad --set is reported before any board is touched
     port = None
     if not args.emulate:  # --port, else the one Nano on USB (a missing run or bad --set is reported first)
-        from kws.device.ports import find_board_port
+        from kws.device.arduino_cli import find_board_port
 
         port = find_board_port(args.port)
     options = EvalOptions(port=port, emulate=args.emulate, feed=args.feed,

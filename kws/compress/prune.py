@@ -41,11 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kws.run import Run, as_run
 from kws.checkpoint import load_checkpoint, restore_model, save_checkpoint
 from kws.config import ConfigError, KwsConfig, PruningConfig, config_to_dict, replace
 from kws.errors import KwsError
 from kws.fsutil import write_json
+from kws.run import Run, as_run
 
 # Fine-tuning batches come from steps PRUNE_STREAM + i: training uses steps 0..total and QAT
 # 10,000,000 + i, so pruning never replays the exact augmented batches either of them saw.
@@ -252,8 +252,8 @@ def prune(config: KwsConfig, run: "Run | str | Path", structured: bool | None = 
     from tqdm import tqdm
 
     from kws.fsutil import atomic_directory, atomic_write_text
-    from kws.models import build_model
     from kws.inference import evaluate_accuracy
+    from kws.models import build_model
     from kws.prepared_data import FeatureExtractor, prepare_data
 
     run = as_run(run)

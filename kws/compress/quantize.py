@@ -22,12 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kws.run import Run, as_run
 from kws.checkpoint import load_checkpoint, restore_model, save_checkpoint
 from kws.compress.qat import QatModel
 from kws.config import KwsConfig, replace
 from kws.errors import KwsError
 from kws.fsutil import write_json
+from kws.run import Run, as_run
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ def calibration_audio(config: KwsConfig, run: Run, bank: Any, augmenter: Any) ->
     recorded = json.loads(path.read_text())
     rows = np.asarray(recorded["rows"], dtype=np.int64)
     if rows.size == 0 or rows.max() >= len(bank):
-        raise KwsError(f"{path} does not match the training split of {config.data.data_dir}; retrain or restore the data")
+        raise KwsError(f"{path} does not match the training split of {config.data.data_dir}; retrain or restore "
+                       f"the data")
     for row, example in zip(rows, recorded["examples"]):
         if bank.examples[row].path != example["path"]:
             raise KwsError(f"{path}: row {row} was {example['path']!r} but the dataset now has "
@@ -62,13 +63,14 @@ def calibration_audio(config: KwsConfig, run: Run, bank: Any, augmenter: Any) ->
     return augmenter.eval_audio(np.asarray(bank.audio[rows]), bank.generated_silence[rows], rows)
 
 
-def quantize(config: KwsConfig, run: "Run | str | Path", method: str | None = None, *, progress: bool = True) -> QuantResult:
+def quantize(config: KwsConfig, run: "Run | str | Path", method: str | None = None, *,
+             progress: bool = True) -> QuantResult:
     """Run PTQ calibration or QAT fine-tuning for the run; see the module docstring."""
     from tqdm import tqdm
 
     from kws.data.augment import TrainingBatches
-    from kws.models import build_model
     from kws.inference import evaluate_accuracy
+    from kws.models import build_model
     from kws.prepared_data import FeatureExtractor, prepare_data
 
     run = as_run(run)

@@ -1,6 +1,7 @@
 """Running arduino-cli: find it, call it (every call echoed), read its JSON.
 
-    from kws.device.arduino_cli import ArduinoCli
+    from kws.device.arduino_cli import ArduinoCli, find_board_port
+    port = find_board_port(None)          # the one Nano on USB (NoBoardError / SeveralBoardsError otherwise)
     cli = ArduinoCli.find(print)          # $ARDUINO_CLI or arduino-cli on PATH; ArduinoCliMissing otherwise
     cli.board_list(), cli.core_version("arduino:mbed_nano"), cli.library("Arduino_TensorFlowLite")
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from kws.device.ports import DetectedPort, parse_board_list
+from kws.device.ports import DetectedPort, choose_port, parse_board_list
 from kws.errors import KwsError
 
 INSTALL_HINT = ("install it: `curl -fsSL https://raw.githubusercontent.com/arduino/arduino-cli/master/install.sh "
@@ -112,4 +113,12 @@ def tail(text: str, lines: int = 25) -> str:
     return "\n".join(kept[-lines:])
 
 
-__all__ = ["ArduinoCli", "ArduinoCliError", "ArduinoCliMissing", "INSTALL_HINT", "tail"]
+def find_board_port(requested: str | None, say: Callable[[str], None] = lambda text: None) -> str:
+    """The port finder of kws flash, monitor and eval: `requested` as given, else the one Nano that
+    `arduino-cli board list` shows (NoBoardError / SeveralBoardsError otherwise)."""
+    if requested:
+        return requested
+    return choose_port(ArduinoCli.find(say).board_list(), None).address
+
+
+__all__ = ["ArduinoCli", "ArduinoCliError", "ArduinoCliMissing", "INSTALL_HINT", "find_board_port", "tail"]

@@ -42,6 +42,7 @@ import numpy as np
 from kws.device.artifacts import FIRMWARE_VERSION, ExportedModel
 from kws.device.rawpty import open_raw_pty
 from kws.errors import KwsError
+from kws.run import Run
 
 BOARD_NAME = "host"
 BACKEND = "tflite-micro-py"
@@ -89,14 +90,14 @@ def load_mic(paths: Sequence[str | Path], sample_rate: int = SAMPLE_RATE) -> np.
 class Emulator:
     """One emulated board (see the module docstring). start() returns the port; stop() always cleans up."""
 
-    def __init__(self, run_dir: str | Path | None = None, *, exported: ExportedModel | None = None,
+    def __init__(self, run: "Run | str | Path | None" = None, *, exported: ExportedModel | None = None,
                  model_path: str | Path | None = None, build_dir: str | Path | None = None,
                  mic: np.ndarray | None = None, realtime: bool = False, loop_mic: bool = False,
                  record_inputs: bool = False, on_led: Callable[[bool, str], None] | None = None) -> None:
         if exported is None:
-            if run_dir is None:
-                raise ValueError("give run_dir or exported")
-            exported = ExportedModel.load(run_dir, model_path)
+            if run is None:
+                raise ValueError("give a run or exported=")
+            exported = ExportedModel.load(run, model_path)
         self.exported = exported
         self._build_dir = Path(build_dir) if build_dir is not None else None
         self._mic = np.ascontiguousarray(mic, dtype=np.int16) if mic is not None else None
@@ -363,7 +364,7 @@ class EmulatorProcess:
         self.stop()
 
 
-def run_emulator(run_dir: Path, *, model_path: Path | None = None, mic_paths: Sequence[Path] = (),
+def run_emulator(run: "Run | str | Path", *, model_path: Path | None = None, mic_paths: Sequence[Path] = (),
                  realtime: bool = False, loop_mic: bool = False, port_file: Path | None = None,
                  say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)) -> int:
     """`kws emulate`: start, print the port on stdout (alone on its line), serve until Ctrl-C."""
@@ -372,7 +373,7 @@ def run_emulator(run_dir: Path, *, model_path: Path | None = None, mic_paths: Se
     def led(on: bool, label: str) -> None:
         say(f"[LED] {'on: ' + label if on else 'off'}")
 
-    board = Emulator(run_dir, model_path=model_path, mic=mic, realtime=realtime, loop_mic=loop_mic, on_led=led)
+    board = Emulator(run, model_path=model_path, mic=mic, realtime=realtime, loop_mic=loop_mic, on_led=led)
     port = board.start()
     try:
         e = board.exported

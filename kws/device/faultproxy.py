@@ -20,9 +20,10 @@ intact, so at 1 % per byte for each of the three faults a full AUDIO frame arriv
 
 It can also stall (stop forwarding in both directions, discarding: a board that stopped answering) and
 reset the board in the middle of a run: `restart` is a callable that power-cycles the board and returns
-its (possibly new) port; the tests' RestartableEmulator.restart (tests/board_harness.py) stops the emulated board and boots a fresh one on a
-new pty, so the host sees exactly what a reset Nano does: its ready line in text mode, binary frames
-answered NAK(BAD_STATE) until a new HELLO, the board's frame numbering restarting at 0.
+its (possibly new) port; the tests' RestartableEmulator.restart (tests/board_harness.py) stops the
+emulated board and boots a fresh one on a new pty, so the host sees exactly what a reset Nano does: its
+ready line in text mode, binary frames answered NAK(BAD_STATE) until a new HELLO, the board's frame
+numbering restarting at 0.
 """
 
 from __future__ import annotations

@@ -34,10 +34,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from kws.device.artifacts import GENERATED_FILES, MODEL_SOURCE, ExportedModel
 from kws.device.arduino_cli import ArduinoCli, tail
-from kws.device.ports import (APP_PIDS, ARDUINO_VID, DOUBLE_TAP_HINT, DetectedPort, SeveralBoardsError,
-                              check_port_access, choose_port)
+from kws.device.artifacts import GENERATED_FILES, MODEL_SOURCE, ExportedModel
+from kws.device.ports import (
+    APP_PIDS,
+    ARDUINO_VID,
+    DOUBLE_TAP_HINT,
+    DetectedPort,
+    SeveralBoardsError,
+    check_port_access,
+    choose_port,
+)
 from kws.device.session import IdentityMismatch
 from kws.errors import KwsError
 from kws.run import Run

@@ -29,6 +29,7 @@ from typing import Callable, TextIO
 from kws.device import framing as F
 from kws.device import protocol as P
 from kws.device.link import DEFAULT_BAUDRATE, BoardLink
+from kws.device.session import BoardSession
 
 _DETECT = re.compile(r"^DETECT\s+(\S+)\s+score=(\d+)\s+t_ms=(\d+)\s*$")
 
@@ -130,9 +131,11 @@ class Monitor:
 def run_monitor(port: str, *, binary: bool = False, count: int | None = None, duration: float | None = None,
                 scores: bool = False, baudrate: int = DEFAULT_BAUDRATE, out: TextIO = sys.stdout,
                 say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)) -> int:
-    """`kws monitor`; Ctrl-C ends it cleanly (exit 0)."""
-    with BoardLink.open(port, baudrate=baudrate) as link:
-        monitor = Monitor(link, out=out, count=count, duration=duration, scores=scores)
+    """`kws monitor`; Ctrl-C ends it cleanly (exit 0). The session does no handshake of its own: text mode
+    must not start a binary session, and binary mode's HELLO is the monitor's."""
+    with BoardSession(None, port=port, baudrate=baudrate, handshake=False) as session:
+        assert session.link is not None
+        monitor = Monitor(session.link, out=out, count=count, duration=duration, scores=scores)
         say(f"monitoring {port} ({'binary' if binary else 'text'} mode); Ctrl-C to stop")
         try:
             status = monitor.run_binary() if binary else monitor.run_text()

@@ -1,8 +1,7 @@
 """Finding the board's serial port: USB ids of the Nano 33 BLE, `arduino-cli board list`, one finder.
 
-    from kws.device.ports import find_board_port
-    port = find_board_port(None)          # the one Nano on USB (NoBoardError / SeveralBoardsError otherwise)
-    port = find_board_port("/dev/pts/7")  # an explicit port is used as given
+    choose_port(parse_board_list(json_of_board_list), requested=None)   # the one Nano, or a clear error
+    (kws.device.arduino_cli.find_board_port runs `arduino-cli board list` and does this)
 
 The VID:PIDs are those of arduino/ArduinoCore-mbed: boards.txt (nano33ble.vid/pid.N) and
 variants/ARDUINO_NANO33BLE/pins_arduino.h (BOARD_PRODUCTID 0x805a, the running sketch's USB PID).
@@ -12,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from kws.errors import KwsError
 
@@ -126,16 +125,6 @@ def check_port_access(address: str) -> None:
         raise PortPermissionError(f"no permission to open {address}: {DIALOUT_HINT}")
 
 
-def find_board_port(requested: str | None, say: Callable[[str], None] = lambda text: None) -> str:
-    """`requested` as given, else the one Nano that `arduino-cli board list` shows (the port finder of
-    kws flash, monitor and eval)."""
-    if requested:
-        return requested
-    from kws.device.arduino_cli import ArduinoCli
-
-    return choose_port(ArduinoCli.find(say).board_list(), None).address
-
-
 __all__ = ["APP_PIDS", "ARDUINO_VID", "BOOTLOADER_PIDS", "DOUBLE_TAP_HINT", "DetectedPort", "NoBoardError",
-           "OTHER_PIDS", "PortNotFound", "SeveralBoardsError", "check_port_access", "choose_port", "find_board_port",
+           "OTHER_PIDS", "PortNotFound", "SeveralBoardsError", "check_port_access", "choose_port",
            "parse_board_list"]

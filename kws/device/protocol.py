@@ -25,8 +25,19 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Iterable
 
 from kws.config import RecognizerSettings
-from kws.device.framing import (CRC_SIZE, HEADER_SIZE, MAX_FRAME, MAX_PAYLOAD, SYNC, BadFrame, Frame, FrameDecoder,
-                                ProtocolError, Text, encode_frame)
+from kws.device.framing import (
+    CRC_SIZE,
+    HEADER_SIZE,
+    MAX_FRAME,
+    MAX_PAYLOAD,
+    SYNC,
+    BadFrame,
+    Frame,
+    FrameDecoder,
+    ProtocolError,
+    Text,
+    encode_frame,
+)
 
 VERSION = 1
 PARAMS_SIZE = 13

@@ -84,7 +84,8 @@ def _training_section(run: Run) -> Section:
         section.missing = "kws train (make train)"
         return section
     section.text.append(
-        f"{metrics['model']}: {metrics['steps']:,} steps; best validation accuracy {_pct(metrics['best_val_accuracy'])} "
+        f"{metrics['model']}: {metrics['steps']:,} steps; best validation accuracy "
+        f"{_pct(metrics['best_val_accuracy'])} "
         f"at step {metrics['best_step']:,}; test accuracy {_pct(metrics['test_accuracy'])}; "
         f"{metrics.get('throughput_clips_per_s', float('nan')):,.0f} training clips/s.")
     for png, caption in ((run.training_curves, "loss and accuracy"),
@@ -171,13 +172,15 @@ def _stream_section(run: Run) -> Section:
         section.text.append(
             f"Stream of {stream['duration_s'] / 60:.1f} min with {int(m['events'])} keywords over background noise "
             f"(SNR {stream.get('snr_db', 'n/a')} dB), the device's own recognizer deciding: "
-            f"{m['false_accepts_per_hour']:.2f} false accepts per hour, false reject rate {_pct(m['false_reject_rate'])}, "
+            f"{m['false_accepts_per_hour']:.2f} false accepts per hour, false reject rate "
+            f"{_pct(m['false_reject_rate'])}, "
             f"mean detection delay {m['mean_delay_s'] * 1000:.0f} ms after the word ended.")
     if calibration:
         chosen = calibration["chosen"]
         verdict = "meets" if calibration["target_met"] else "does NOT meet"
         section.text.append(
-            f"Calibration over {len(calibration['sweep'])} settings: window {chosen['average_window_ms']} ms, threshold "
+            f"Calibration over {len(calibration['sweep'])} settings: window {chosen['average_window_ms']} ms, "
+            f"threshold "
             f"> {chosen['detection_threshold']}, suppression {chosen['suppression_ms']} ms gives "
             f"{chosen['false_accepts_per_hour']:.2f} FA/h at FRR {_pct(chosen['false_reject_rate'])}, which {verdict} "
             f"the target of {calibration['target_fa_per_hour']:g} FA/h. Written to runs/<run>/deploy.toml; the next "
@@ -274,7 +277,8 @@ def _parity_section(run: Run) -> Section:
                for t in parity["targets"]]
     section.tables.append((["target", "value", "limit", ""], targets))
     tflm = parity["tflite_micro"]
-    section.text.append(f"Source `{parity['source']}`, {parity['test_clips']} test clips. TFLite Micro vs TFLite reference "
+    section.text.append(f"Source `{parity['source']}`, {parity['test_clips']} test clips. TFLite Micro vs TFLite "
+                        f"reference "
                         f"kernels: {'bit-exact' if tflm['bit_exact'] else 'NOT bit-exact'}"
                         f" ({tflm['explained_fc_rounding_ties']} proven FULLY_CONNECTED rounding ties).")
     section.tables.append((["artifact", "bytes"], [[k, f"{v:,}"] for k, v in parity["sizes"].items()]))

@@ -42,8 +42,8 @@ import numpy as np
 from kws.device.session import BoardSession
 from kws.eval.errors import DeviceEvalError
 from kws.eval.options import EvalOptions
-from kws.run import Run, as_run
 from kws.fsutil import write_json
+from kws.run import Run, as_run
 
 if TYPE_CHECKING:
     from kws.config import DataConfig, FrontendConfig, KwsConfig

@@ -56,7 +56,8 @@ def model_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ConfigError(f"model.name={name!r} is not a registered model; choose one of {', '.join(MODEL_NAMES)}") from None
+        raise ConfigError(f"model.name={name!r} is not a registered model; choose one of "
+                          f"{', '.join(MODEL_NAMES)}") from None
 
 
 def build_model(model: ModelConfig, frontend: FrontendConfig, num_labels: int) -> nn.Module:
