@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kws.config import DataConfig, FrontendConfig
-from kws.data.augment import AugmentParams, Augmenter, TrainingBatches, eval_batches
+from kws.data.augment import Augmenter, AugmentParams, TrainingBatches, eval_batches
 from kws.data.clips import ClipBank, load_background_noise
 from kws.data.index import Example
 from kws.errors import DataError

@@ -6,8 +6,15 @@ import dataclasses
 
 import pytest
 
-from kws.config import (ConfigError, FrontendConfig, KwsConfig, config_to_toml, load_config,
-                        parse_override, write_resolved_config)
+from kws.config import (
+    ConfigError,
+    FrontendConfig,
+    KwsConfig,
+    config_to_toml,
+    load_config,
+    parse_override,
+    write_resolved_config,
+)
 
 
 def test_defaults_validate_and_give_49_frames():

@@ -20,9 +20,16 @@ import torch
 
 from kws.config import FrontendConfig, replace
 from kws.errors import DataError
-from kws.frontend import (TorchFrontend, dequantize_features, describe_features, frontend_tables,
-                          quantize_features, reference_features, reference_features_int8,
-                          round_half_away_from_zero)
+from kws.frontend import (
+    TorchFrontend,
+    dequantize_features,
+    describe_features,
+    frontend_tables,
+    quantize_features,
+    reference_features,
+    reference_features_int8,
+    round_half_away_from_zero,
+)
 from kws.frontend_tables import HEADER_NAME, c_float, write_c_tables
 
 # A deliberate change of any FrontendConfig default must update this (and the device reports it).

@@ -30,8 +30,16 @@ def test_empty_and_bad_inputs():
 
 
 # ----------------------------------------------------------------------------- clip level
-from kws.eval.metrics import (auc, detection_rates, equal_error_rate, latency_summary, match_detections,  # noqa: E402
-                              operating_point, roc_curve, streaming_metrics)
+from kws.eval.metrics import (  # noqa: E402
+    auc,
+    detection_rates,
+    equal_error_rate,
+    latency_summary,
+    match_detections,
+    operating_point,
+    roc_curve,
+    streaming_metrics,
+)
 
 POS = [0.9, 0.8, 0.4]        # three clips of the keyword
 NEG = [0.7, 0.3, 0.2, 0.1]   # four other clips

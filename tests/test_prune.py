@@ -20,7 +20,12 @@ import torch
 
 from kws.checkpoint import CheckpointError, load_checkpoint, load_checkpoint_model, restore_model
 from kws.compress.prune import (
-    filter_l1_norms, filters_to_keep, global_magnitude_masks, prunable_weights, prune, remove_filters,
+    filter_l1_norms,
+    filters_to_keep,
+    global_magnitude_masks,
+    prunable_weights,
+    prune,
+    remove_filters,
     sparsity_schedule,
 )
 from kws.config import ConfigError, FrontendConfig, ModelConfig, load_config, replace

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kws.compress.qat import (QatModel, activation_qparams, fake_quant_activation, fake_quant_bias,
-                              fake_quant_weight, quantize_weight_int8, round_half_away, weight_scales)
+from kws.compress.qat import (
+    QatModel,
+    activation_qparams,
+    fake_quant_activation,
+    fake_quant_bias,
+    fake_quant_weight,
+    quantize_weight_int8,
+    round_half_away,
+    weight_scales,
+)
 from kws.config import FrontendConfig, ModelConfig
 from kws.models import build_model
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SANITIZER_ENV
+
 from kws.config import ConfigError, DeployConfig
 from kws.recognizer import MAX_RESULTS, Recognition, Recognizer, RecognizerConfig, detections, replay
 
