@@ -12,10 +12,8 @@ No side effects at import; nothing here reads files until asked to.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
-import math
 import os
 import tomllib
 import typing
@@ -25,7 +23,7 @@ from typing import Any, Mapping
 
 import tomli_w
 
-from kws.errors import KwsError
+from kws.typed_toml import ConfigError, build_dataclass, config_to_dict, deep_merge, parse_override
 
 # The Speech Commands v0.02 vocabulary (35 words). v0.01 has the first 30.
 SPEECH_COMMANDS_WORDS_V1: tuple[str, ...] = (
@@ -39,10 +37,6 @@ SPEECH_COMMANDS_WORDS_V2: tuple[str, ...] = SPEECH_COMMANDS_WORDS_V1 + (
 SILENCE_LABEL = "_silence_"
 UNKNOWN_LABEL = "_unknown_"
 BACKGROUND_NOISE_DIR = "_background_noise_"
-
-
-class ConfigError(KwsError, ValueError):
-    """A configuration problem a person can fix: the message names the key or value."""
 
 
 @dataclass(frozen=True)
@@ -504,85 +498,6 @@ class KwsConfig:
 # Loading, overriding, writing
 
 
-def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    """Check a TOML value against a field's annotation; convert lists to tuples, ints to floats."""
-    origin = typing.get_origin(annotation)
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
-        if not math.isfinite(float(value)):
-            raise ConfigError(f"{key} must be finite, got {value!r}")
-        return float(value)
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-        return value
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true or false, got {value!r}")
-        return value
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
-        return value
-    if origin is tuple:
-        (item_type, _ellipsis) = typing.get_args(annotation)
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key} must be a list, got {value!r}")
-        return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
-    raise ConfigError(f"{key}: unsupported field type {annotation!r}")  # pragma: no cover
-
-
-def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
-    """Build dataclass `cls` from a mapping, rejecting unknown keys with a suggestion."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        dotted = f"{prefix}{key}"
-        if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1)
-            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
-            raise ConfigError(f"unknown config key '{dotted}'{hint}; known keys: "
-                              f"{', '.join(prefix + k for k in known)}")
-        annotation = hints[key]
-        if dataclasses.is_dataclass(annotation):
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"'{dotted}' must be a table of settings, got {value!r}")
-            kwargs[key] = _build(annotation, value, f"{dotted}.")
-        else:
-            kwargs[key] = _coerce(value, annotation, dotted)
-    return cls(**kwargs)
-
-
-def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(dict(merged[key]), value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def parse_override(text: str) -> dict[str, Any]:
-    """Turn 'section.key=value' into a nested dict; the value is read as TOML, else as a bare string."""
-    if "=" not in text:
-        raise ConfigError(f"override {text!r} must look like section.key=value")
-    dotted, raw = text.split("=", 1)
-    parts = [p.strip() for p in dotted.strip().split(".")]
-    if not all(parts):
-        raise ConfigError(f"override {text!r} has an empty key")
-    try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()  # a bare word such as data.data_dir=data/synth
-    nested: dict[str, Any] = {parts[-1]: value}
-    for part in reversed(parts[:-1]):
-        nested = {part: nested}
-    return nested
-
-
 def load_config(path: str | os.PathLike[str] | None = None, overrides: typing.Sequence[str] = ()) -> KwsConfig:
     """Defaults, then the TOML file at `path` (if any), then `section.key=value` overrides; validated."""
     layers: list[tuple[Path, Mapping[str, Any]]] = []
@@ -603,29 +518,16 @@ def load_config_values(layers: typing.Sequence[tuple[Path, Mapping[str, Any]]],
     Errors name the layer files."""
     values: dict[str, Any] = {}
     for _source, layer in layers:
-        values = _deep_merge(values, layer)
+        values = deep_merge(values, layer)
     for text in overrides:
-        values = _deep_merge(values, parse_override(text))
+        values = deep_merge(values, parse_override(text))
     try:
-        config = _build(KwsConfig, values, "")
+        config = build_dataclass(KwsConfig, values, "")
         config.validate()
     except ConfigError as exc:
         where = f" (in {' + '.join(str(source) for source, _ in layers)})" if layers else ""
         raise ConfigError(f"{exc}{where}") from None
     return config
-
-
-def config_to_dict(config: Any) -> dict[str, Any]:
-    """A plain dict (tuples become lists) suitable for TOML or JSON."""
-    def plain(value: Any) -> Any:
-        if isinstance(value, tuple):
-            return [plain(v) for v in value]
-        return value
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        out[f.name] = config_to_dict(value) if dataclasses.is_dataclass(value) else plain(value)
-    return out
 
 
 def config_to_toml(config: KwsConfig) -> str:
