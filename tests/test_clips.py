@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fake_datasets import SR, make_full
+
 from kws.config import DataConfig, FrontendConfig, replace
 from kws.data.audio import fit_length, load_audio, to_int16
 from kws.data.clips import load_background_noise, load_clips

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fake_datasets import SPLITS, hash_speakers, make_full, make_testset, write_wav
+
 from kws.config import DataConfig, FrontendConfig, replace
 from kws.data.index import Example, build_splits, detect_layout
 from kws.data.stats import dataset_stats

@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import pytest
-
 from fake_datasets import SPLITS
+
 from kws.config import DataConfig, FrontendConfig
 from kws.data.index import build_splits
 from kws.data.stats import dataset_stats, print_stats
