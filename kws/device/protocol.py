@@ -1,7 +1,6 @@
 """The serial protocol's messages, host side: the same spec as firmware/core/kws_protocol.h, in Python.
 
-    from kws.config import RecognizerSettings
-from kws.device.framing import Frame, FrameDecoder, Text
+    from kws.device.framing import Frame, FrameDecoder, Text
     from kws.device.protocol import Hello, Audio, encode_message, decode_message
     wire = encode_message(Hello(), seq=0) + encode_message(Audio.from_samples(pcm), seq=1)
     for event in FrameDecoder().feed(serial_bytes):
