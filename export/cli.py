@@ -5,9 +5,10 @@
     kws export --run demo --board host         # budget for the emulated board instead
     make export RUN=demo
 
-The config is runs/<run>/config.toml (written by kws train) unless --config is given; --set overrides
-either. Prints each hop's check, then the parity table; missed accuracy targets are shown in red
-(and with --strict the command exits 1).
+The config follows the one rule of kws.run: --config FILE, else the run's config.toml (written by kws train),
+then the run's calibrated deploy.toml overlay (so the generated C carries the calibrated recognizer), then
+--set. Prints each hop's check, then the parity table; missed accuracy targets are shown in red (and with
+--strict the command exits 1).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-SOURCE_CHOICES = ("float", "ptq", "qat", "pruned")
+from kws.run import CHECKPOINT_SOURCES, Run
+
+SOURCE_CHOICES = CHECKPOINT_SOURCES
 BOARD_CHOICES = ("nano33ble", "host")
 
 
@@ -37,25 +40,13 @@ def run_export(args: argparse.Namespace) -> int:
     """Handler of `kws export`; KwsErrors propagate to the caller, which prints them."""
     from export.parity import print_summary
     from export.pipeline import export_run
-    from kws.config import load_config
 
-    run_dir = Path("runs") / args.run
-    config_path = args.config
-    if config_path is None:
-        config_path = run_dir / "config.toml"
-        if not config_path.exists():
-            from kws.errors import KwsError
-
-            raise KwsError(f"{config_path} does not exist; train the run first (kws train --run {args.run}) "
-                           f"or pass --config")
-    config = load_config(config_path, args.overrides)
-    overlay = run_dir / "deploy.toml"
-    if overlay.exists():  # `kws calibrate` chose the recognizer settings: the generated C must carry them
-        from kws.eval.calibrate import apply_deploy_overlay
-
-        config = apply_deploy_overlay(config, overlay)
+    run = Run.named(args.run)
+    if args.config is None:
+        run.require("config")  # the run's own config.toml, or the error that says how to make it
+    config = run.config(args.config, args.overrides)
     say = None if args.quiet else (lambda text: print(text, flush=True))
-    result = export_run(config, run_dir, args.source, board=args.board, progress=not args.quiet, log=say)
+    result = export_run(config, run, args.source, board=args.board, progress=not args.quiet, log=say)
     print_summary(result.report)
     print(f"wrote {result.export_dir}/ (parity.md, model_int8.tflite, generated/)")
     return 1 if args.strict and not result.targets_met else 0

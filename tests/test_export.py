@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from kws.config import FrontendConfig, load_config
+from kws.run import Run
 
 TINY = [
     "training.batch_size=32", "training.steps=[120,40]", "training.eval_every=40", "training.checkpoint_every=40",
@@ -46,7 +47,7 @@ def exported(trained):
     from export.pipeline import export_run
 
     config, run = trained
-    return export_run(config, run, "float", progress=False)
+    return export_run(config, Run.at(run), "float", progress=False)
 
 
 def _copy_run(run: Path, dest: Path, extra: tuple[str, ...] = ()) -> Path:
@@ -100,6 +101,19 @@ def test_every_hop_is_checked_and_recorded(exported, trained):
     markdown = (out / "parity.md").read_text()
     assert "| Hop | Accuracy | Top-1 agreement with PyTorch float |" in markdown
     assert "TFLite Micro" in markdown and "model_int8.tflite" in markdown
+
+
+def test_export_json_is_strict_and_device_settings_rebuild_the_header(exported, trained, tmp_path):
+    from kws.device.settings_header import rerender_settings
+
+    config, run = trained
+    out = exported.export_dir
+    for name in ("parity.json", "ops.json", "generated/device_settings.json"):
+        json.loads((out / name).read_text(), parse_constant=lambda c, n=name: pytest.fail(f"{n} holds {c}"))
+    # device_settings.json holds everything kws_settings.h states but the recognizer, which the config gives.
+    copy = shutil.copytree(out / "generated", tmp_path / "generated")
+    rerender_settings(copy, config, f"kws export --run {run.name} --from float")
+    assert (copy / "kws_settings.h").read_bytes() == (out / "generated" / "kws_settings.h").read_bytes()
 
 
 def test_int8_model_takes_the_frontend_features_as_they_are(exported, trained):
@@ -376,7 +390,7 @@ def test_budget_refusal_keeps_the_previous_export_and_leaves_nothing_partial(exp
     small = BoardBudget("tiny", "a board too small for any model", flash_bytes=16 * 1024, ram_bytes=8 * 1024,
                         code_flash_estimate=4 * 1024, ram_reserved_estimate=2 * 1024, headroom=0.1)
     with pytest.raises(BudgetError, match=r"does not fit a board too small for any model \[tiny\]: flash: model "):
-        export_run(config, run, "float", board=small, progress=False)
+        export_run(config, Run.at(run), "float", board=small, progress=False)
     assert _tree_digest(run / "export") == before
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
 
@@ -388,19 +402,19 @@ def test_missing_foreign_and_mislabelled_checkpoints_are_refused_before_any_work
     config, run = trained
     copy = _copy_run(run, tmp_path / "run")
     with pytest.raises(CheckpointError, match=r"model_qat\.pt does not exist; run `kws quantize --method qat"):
-        export_run(config, copy, "qat", progress=False)
+        export_run(config, Run.at(copy), "qat", progress=False)
     other_labels = _config(tiny_synth, tmp_path / "cache", "data.wanted_words=['yes']")
     with pytest.raises(CheckpointError, match=r"labels \['_silence_', '_unknown_', 'yes', 'no'\] but the config"):
-        export_run(other_labels, copy, "float", progress=False)
+        export_run(other_labels, Run.at(copy), "float", progress=False)
     other_model = _config(tiny_synth, tmp_path / "cache", "model.name=ds_cnn")
     with pytest.raises(CheckpointError, match="holds a 'tiny_conv' model but the config asks for 'ds_cnn'"):
-        export_run(other_model, copy, "float", progress=False)
+        export_run(other_model, Run.at(copy), "float", progress=False)
     shutil.copy2(copy / "model_float.pt", copy / "model_ptq.pt")  # a float checkpoint under the PTQ name
     with pytest.raises(CheckpointError, match=r"model_ptq\.pt is a 'float' checkpoint, not 'ptq'"):
-        export_run(config, copy, "ptq", progress=False)
+        export_run(config, Run.at(copy), "ptq", progress=False)
     (copy / "model_float.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="is not a readable PyTorch checkpoint"):
-        export_run(config, copy, "float", progress=False)
+        export_run(config, Run.at(copy), "float", progress=False)
     assert not (copy / "export").exists() and not list(copy.glob(".export*"))
 
 
@@ -411,7 +425,7 @@ def test_qat_export_uses_the_recorded_ranges_and_int8_grid_weights(trained, tmp_
     config, run = trained
     copy = _copy_run(run, tmp_path / "run")
     quantize(config, copy, "qat", progress=False)
-    report = export_run(config, copy, "qat", progress=False).report
+    report = export_run(config, Run.at(copy), "qat", progress=False).report
     tflm = report["tflite_micro"]
     assert report["source"] == "qat" and tflm["mismatching_clips"] == tflm["explained_fc_rounding_ties"]
     whys = [r["why"] for r in report["route"]["int8_ranges"]]
@@ -474,7 +488,6 @@ def test_tflm_vs_reference_fully_connected_ties_are_explained_and_nothing_else(e
 # ------------------------------------------------------------------------------------------ padding pass
 
 def _conv_graph(pads: list[int] | None, pad_node: list[int] | None, size: tuple[int, int] = (9, 8)):
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
@@ -530,18 +543,50 @@ def test_padding_pass_folds_tf_same_padding_and_nothing_else(pads, pad_node, exp
 
 def test_kws_export_subcommand_matches_python_m_export():
     from export.cli import build_parser as export_parser
-    from kws.cli import _cmd_export, build_parser
+    from kws.cli import build_parser
 
     args = build_parser().parse_args(["export", "--run", "r", "--from", "qat", "--board", "host", "--strict"])
-    assert args.handler is _cmd_export
+    assert args.handler.__module__ == "kws.commands.export_cmd"  # the command table's export entry
     assert (args.run, args.source, args.board, args.strict, args.quiet) == ("r", "qat", "host", True, False)
     twin = export_parser().parse_args(["--run", "r", "--from", "qat", "--board", "host", "--strict"])
     assert {k: v for k, v in vars(args).items() if k not in ("command", "handler")} == vars(twin)
 
 
+def test_kws_export_loads_the_run_config_with_its_deploy_overlay(tmp_path, monkeypatch):
+    """One config rule (kws.run): the run's config.toml, its deploy.toml overlay, then --set; no config: RunError."""
+    import export.pipeline
+    from kws.cli import build_parser
+    from kws.config import replace, write_resolved_config
+    from kws.run import RunError, deploy_overlay_text
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["export", "--run", "r", "--set", "deploy.suppression_ms=700"])
+    with pytest.raises(RunError, match=r"run r has no config output yet.*make train RUN=r"):
+        args.handler(args)
+    run = Run.named("r")
+    config = load_config(None)
+    write_resolved_config(config, run.dir)
+    run.deploy_overlay.write_text(deploy_overlay_text(replace(config.deploy, detection_threshold=225,
+                                                              suppression_ms=300)))
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_export_run(config, run, source, **_kwargs):
+        seen.update(config=config, run=run, source=source)
+        raise Stop
+
+    monkeypatch.setattr(export.pipeline, "export_run", fake_export_run)
+    with pytest.raises(Stop):
+        args.handler(args)
+    assert seen["run"] == run and seen["source"] == "float"
+    assert (seen["config"].deploy.detection_threshold, seen["config"].deploy.suppression_ms) == (225, 700)
+
+
 def test_export_modules_import_tensorflow_only_when_a_hop_runs():
     code = ("import sys, export.pipeline, export.cli, export.audit, export.tf_convert, export.tflm_check, "
-            "export.c_array, export.parity, export.budget\n"
+            "export.c_array, export.parity, export.budget, export.hops, export.inputs, export.layout, export.report\n"
             "assert 'tensorflow' not in sys.modules and 'onnx2tf' not in sys.modules\nprint('ok')\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

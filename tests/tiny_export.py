@@ -9,18 +9,20 @@ This builds the graph tiny_conv converts to (RESHAPE, CONV_2D 10x8 stride 2 SAME
 FULLY_CONNECTED, SOFTMAX) straight in TensorFlow with seeded weights, then goes through the export
 stage's own code for everything after hop 2: `export.tf_convert.convert_int8` (input pinned to the
 frontend's quantization), `export.audit.audit_ops`, `export.tflm_check.find_arena` and
-`export.c_array.write_generated`. The weights are random but the "yes" output has a bias, so scores
-vary from clip to clip and the recognizer still detects "yes" on speech (what the monitor test needs).
+`export.c_array.write_generated` (which also writes generated/device_settings.json); paths come from
+`kws.run.Run`. The weights are random but the "yes" output has a bias, so scores vary from clip to clip
+and the recognizer still detects "yes" on speech (what the monitor test needs).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from kws.config import KwsConfig, load_config, write_resolved_config
+from kws.fsutil import write_json
+from kws.run import Run
 
 FILTERS = 4
 KERNEL = (10, 8)
@@ -92,21 +94,22 @@ def build_tiny_export(run_dir: Path, seed: int = 11) -> Path:
     from export.audit import audit_ops
     from export.budget import check_budget
     from export.c_array import DeviceSettings, sha256_hex, write_generated
+    from export.layout import OPS_AUDIT
     from export.tf_convert import convert_int8
     from export.tflm_check import find_arena
 
     config = tiny_config()
-    run_dir = Path(run_dir)
-    out = run_dir / "export"
-    out.mkdir(parents=True)
-    write_resolved_config(config, run_dir)
-    _saved_model(config, run_dir / "saved_model", seed)
+    run = Run.at(run_dir)
+    run.export_dir.mkdir(parents=True)
+    write_resolved_config(config, run.dir)
+    saved_model = run.dir / "saved_model"  # scratch of this helper, outside the export folder
+    _saved_model(config, saved_model, seed)
     calibration = _calibration(config)
-    conversion = convert_int8(run_dir / "saved_model", calibration, config.frontend)
+    conversion = convert_int8(saved_model, calibration, config.frontend)
     model = conversion.model
-    (out / "model_int8.tflite").write_bytes(model)
+    run.export_model.write_bytes(model)
     audit = audit_ops(model, "tiny_conv")
-    (out / "ops.json").write_text(json.dumps(audit.to_json(), indent=1) + "\n")
+    write_json(run.export_dir / OPS_AUDIT, audit.to_json())
     q = np.clip(np.rint(calibration / config.frontend.input_scale) + config.frontend.input_zero_point,
                 -128, 127).astype(np.int8)
     arena = find_arena(model, q[:1])
@@ -121,8 +124,8 @@ def build_tiny_export(run_dir: Path, seed: int = 11) -> Path:
         output_zero_point=int(info.output.zero_point), labels=tuple(config.data.labels()),
         arena_measured=arena.minimum, arena_margin=margin, arena_size=arena_size,
         op_names=tuple(op.name for op in audit.ops), resolver_methods=audit.resolver_methods, board="nano33ble")
-    write_generated(out / "generated", config, model, settings, f"tests/tiny_export.py (seed {seed})")
-    (out / "parity.json").write_text(json.dumps({
+    write_generated(run.generated_dir, config, model, settings, f"tests/tiny_export.py (seed {seed})")
+    write_json(run.parity, {
         "model_sha256": settings.sha256, "arena": {"minimum": arena.minimum, "size": arena_size},
-        "budget": budget.to_json(), "note": "tiny test export: no parity table"}, indent=1) + "\n")
-    return run_dir
+        "budget": budget.to_json(), "note": "tiny test export: no parity table"})
+    return run.dir
