@@ -10,6 +10,7 @@ Shared by kws.train, kws.compress and export/ so none of them imports the traini
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,17 +71,45 @@ def _eval_features(bank: Any, augmenter: Any, extractor: FeatureExtractor) -> tu
     return torch.cat(feats), torch.cat(labels)
 
 
-def choose_calibration(bank: Any, size: int, seed: int) -> dict[str, Any]:
-    """Fixed, recorded training-split rows for post-training quantization (drawn once, seeded)."""
+def dataset_relative(path: str, root: Path) -> str:
+    """A clip's path as recorded in a run: relative to the dataset root (POSIX), so a copied or moved
+    project (or dataset) still matches; "" (generated silence) stays ""."""
+    if not path:
+        return ""
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def same_clip(recorded: str, current: str, root: Path) -> bool:
+    """Whether a recorded calibration path names the current clip. Runs written before paths were stored
+    relative hold absolute paths: their last components are compared with the relative form."""
+    rel = dataset_relative(current, root)
+    if not recorded or not Path(recorded).is_absolute():
+        return recorded == rel
+    parts = Path(rel).parts
+    return Path(recorded).parts[-len(parts):] == parts
+
+
+def choose_calibration(bank: Any, size: int, seed: int, root: Path | None = None) -> dict[str, Any]:
+    """Fixed, recorded training-split rows for post-training quantization (drawn once, seeded); paths are
+    stored relative to the dataset root `root` (runs are relocatable)."""
     rng = np.random.default_rng([seed, 0xCA1])
     count = min(size, len(bank))
     rows = np.sort(rng.choice(len(bank), size=count, replace=False))
     return {
         "seed": seed,
         "rows": rows.tolist(),
-        "examples": [{"path": bank.examples[r].path, "label": int(bank.labels[r]),
+        "examples": [{"path": dataset_relative(bank.examples[r].path, root) if root else bank.examples[r].path,
+                      "label": int(bank.labels[r]),
                       "generated_silence": bool(bank.generated_silence[r])} for r in rows],
     }
+
+
+def data_root(config: KwsConfig) -> Path:
+    """The dataset root as the loaders resolve it."""
+    return Path(config.data.data_dir).expanduser().resolve()
 
 
 def prepare_data(config: KwsConfig, extractor: FeatureExtractor, *, progress: bool = True) -> PreparedData:
@@ -101,6 +130,7 @@ def prepare_data(config: KwsConfig, extractor: FeatureExtractor, *, progress: bo
     batches = TrainingBatches(banks["training"], augmenter, config.training.batch_size, config.training.seed)
     val_x, val_y = _eval_features(banks["validation"], augmenter, extractor)
     test_x, test_y = _eval_features(banks["testing"], augmenter, extractor)
-    calibration = choose_calibration(banks["training"], config.quantization.calibration_size, config.training.seed)
+    calibration = choose_calibration(banks["training"], config.quantization.calibration_size, config.training.seed,
+                                     data_root(config))
     return PreparedData(config.data.labels(), batches, val_x, val_y, test_x, test_y, calibration,
                         {name: len(bank) for name, bank in banks.items()})

@@ -246,7 +246,9 @@ def _finish(config: KwsConfig, run: Run, model: torch.nn.Module, data: PreparedD
     cm = confusion_matrix(truth, predictions, len(data.labels)) if truth.size else np.zeros((0, 0), np.int64)
     with atomic_path(run.float_model) as tmp:
         shutil.copyfile(run.best_checkpoint, tmp)
-    clips_per_s = steps_done * config.training.batch_size / elapsed if elapsed > 0 and steps_done else float("nan")
+    clips_per_s = steps_done * config.training.batch_size / elapsed if elapsed > 0 and steps_done else None
+    if clips_per_s is None and run.metrics.is_file():  # a rerun of a finished run trains nothing: keep the figure
+        clips_per_s = json.loads(run.metrics.read_text(encoding="utf-8")).get("throughput_clips_per_s")
     metrics = {
         "model": config.model.name,
         "labels": list(data.labels),

@@ -27,6 +27,7 @@ from kws.compress.qat import QatModel
 from kws.config import KwsConfig, replace
 from kws.errors import KwsError
 from kws.fsutil import write_json
+from kws.prepared_data import data_root, dataset_relative, same_clip
 from kws.run import Run, as_run
 
 
@@ -56,10 +57,13 @@ def calibration_audio(config: KwsConfig, run: Run, bank: Any, augmenter: Any) ->
     if rows.size == 0 or rows.max() >= len(bank):
         raise KwsError(f"{path} does not match the training split of {config.data.data_dir}; retrain or restore "
                        f"the data")
+    root = data_root(config)
     for row, example in zip(rows, recorded["examples"]):
-        if bank.examples[row].path != example["path"]:
-            raise KwsError(f"{path}: row {row} was {example['path']!r} but the dataset now has "
-                           f"{bank.examples[row].path!r}; the dataset changed since training")
+        if not same_clip(example["path"], bank.examples[row].path, root):
+            raise KwsError(f"{path}: row {row} was {example['path']!r} but the dataset in {root} now has "
+                           f"{dataset_relative(bank.examples[row].path, root)!r} there: the clip list changed "
+                           f"since training (other files or data settings); retrain, or point data.data_dir at "
+                           f"the dataset the run was trained on")
     return augmenter.eval_audio(np.asarray(bank.audio[rows]), bank.generated_silence[rows], rows)
 
 

@@ -77,6 +77,13 @@ def _data_section(config: KwsConfig, run: Run) -> Section:
     return section
 
 
+def _throughput(clips_per_s: Any) -> str:
+    """'1,234 training clips/s', or that it was not measured (a rerun that trained nothing wrote null)."""
+    if not isinstance(clips_per_s, (int, float)) or clips_per_s != clips_per_s:
+        return "training throughput not measured"
+    return f"{clips_per_s:,.0f} training clips/s"
+
+
 def _training_section(run: Run) -> Section:
     section = Section("Training")
     metrics = _read_json(run.metrics)
@@ -87,7 +94,7 @@ def _training_section(run: Run) -> Section:
         f"{metrics['model']}: {metrics['steps']:,} steps; best validation accuracy "
         f"{_pct(metrics['best_val_accuracy'])} "
         f"at step {metrics['best_step']:,}; test accuracy {_pct(metrics['test_accuracy'])}; "
-        f"{metrics.get('throughput_clips_per_s', float('nan')):,.0f} training clips/s.")
+        f"{_throughput(metrics.get('throughput_clips_per_s'))}.")
     for png, caption in ((run.training_curves, "loss and accuracy"),
                          (run.confusion_matrix, "float model, test split")):
         if png.exists():
@@ -367,7 +374,7 @@ def build_report(config: KwsConfig, run: "Run | str | Path") -> dict[str, Path]:
             md += [_md_table(header, rows), ""]
             page.append(_html_table(header, rows))
         for png, caption in section.images:
-            rel = Path("..") / png.relative_to(run) if not png.is_relative_to(out_dir) else png.relative_to(out_dir)
+            rel = Path("..") / png.relative_to(run.dir) if not png.is_relative_to(out_dir) else png.relative_to(out_dir)
             md += [f"![{caption}]({rel.as_posix()})", ""]
             encoded = base64.b64encode(png.read_bytes()).decode("ascii")
             page.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{encoded}'>"
