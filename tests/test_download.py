@@ -296,15 +296,6 @@ def test_single_wrapping_folder_is_hoisted(server: LocalServer, tmp_path: Path, 
     assert (root / "testing_list.txt").is_file() and (root / "yes").is_dir()
 
 
-def test_path_traversal_member_is_refused(server: LocalServer, tmp_path: Path, layout: dict[str, bytes]) -> None:
-    dest = tmp_path / "dest"
-    server.state.payload = _tar_gz({**layout, "../../evil.txt": b"owned\n"})
-    with pytest.raises(DownloadError, match="corrupt"):
-        _run(server, dest)
-    assert not (tmp_path / "evil.txt").exists() and not (dest.parent.parent / "evil.txt").exists()
-    assert list(dest.iterdir()) == []
-
-
 def test_http_404_names_the_url(server: LocalServer, tmp_path: Path) -> None:
     url = server.base + "/nowhere.tar.gz"
     with pytest.raises(DownloadError) as info:
@@ -391,3 +382,67 @@ def test_cli_download_ok_and_bad_digest(server: LocalServer, tmp_path: Path,
     assert len(err_lines) == 1 and err_lines[0].startswith("kws: error:")
     assert bad in err_lines[0] and good in err_lines[0]
     assert not (tmp_path / "b" / "speech_commands_v0.02").exists()
+
+
+def _cli_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run `kws` expecting a user error; return its one stderr line."""
+    assert main(argv) == 2
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert len(err_lines) == 1 and err_lines[0].startswith("kws: error:"), err_lines
+    return err_lines[0]
+
+
+def test_cli_dest_that_is_a_file_is_a_clear_error(server: LocalServer, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "data"
+    dest.write_text("not a folder\n")
+    line = _cli_error(["data", "download", "--url", server.url, "--sha256", _sha(server.state.payload),
+                       "--dest", str(dest), "--quiet"], capsys)
+    assert str(dest) in line and "not a folder" in line and "--dest" in line
+    assert server.state.requests == []
+    assert dest.read_text() == "not a folder\n"
+
+
+def test_dest_below_a_file_is_a_clear_error(server: LocalServer, tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("x")
+    with pytest.raises(DownloadError, match=r"--dest .*data.* is not a folder"):
+        _run(server, tmp_path / "data" / "sub")
+    assert server.state.requests == []
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp:/x", "http://", "mailto:me@example.com"])
+def test_cli_url_that_is_not_a_url_is_a_clear_error(url: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    line = _cli_error(["data", "download", "--url", url, "--sha256", "a" * 64, "--dest", str(tmp_path),
+                       "--quiet"], capsys)
+    assert f"--url {url!r}" in line and "http://" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+# (An absolute member name is not in the list: the 'data' filter strips its leading "/" and unpacks it inside.)
+@pytest.mark.parametrize("member", ["../../evil.txt", "link-out", "dev-null"])
+def test_unsafe_member_is_refused_by_name_without_retry_advice(server: LocalServer, tmp_path: Path,
+                                                               layout: dict[str, bytes], member: str) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in layout.items():
+            info = tarfile.TarInfo("./" + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo(member)
+        if member == "link-out":
+            info.type, info.linkname = tarfile.SYMTYPE, "../../../etc/passwd"
+        elif member == "dev-null":
+            info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
+        else:
+            info.size = 6
+        tar.addfile(info, io.BytesIO(b"owned\n") if info.isreg() else None)
+    server.state.payload = buffer.getvalue()
+    dest = tmp_path / "dest"
+    with pytest.raises(DownloadError) as raised:
+        _run(server, dest)
+    message = str(raised.value)
+    assert "unsafe" in message and "refused" in message and repr(member) in message
+    assert "corrupt" not in message and "rerun" not in message and "again" not in message
+    assert not (tmp_path / "evil.txt").exists()
+    assert list(dest.iterdir()) == []  # nothing unpacked, the hostile archive deleted, no temp folder

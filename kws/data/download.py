@@ -16,10 +16,12 @@ What it guarantees:
 - The finished file is renamed to `speech_commands_<version>.tar.gz` and its SHA-256 is checked
   before anything is unpacked. A file that does not match is DELETED, so a rerun downloads it again.
 - Unpacking goes into a hidden temporary folder beside the destination, with tarfile's 'data'
-  filter (no absolute paths, no `..`, no links out of the tree, no device files). The layout is
-  checked. Only then is the folder renamed to `speech_commands_<version>/`. A corrupt or truncated
-  archive leaves no dataset folder and no temporary folder.
-- If the dataset folder already exists and looks complete, nothing is downloaded.
+  filter (no absolute paths, no `..`, no links out of the tree, no device files: an archive with such
+  a member is refused as unsafe and deleted, with no advice to retry). The layout is checked. Only
+  then is the folder renamed to `speech_commands_<version>/`. A corrupt or truncated archive leaves
+  no dataset folder and no temporary folder.
+- If the dataset folder already exists and looks complete, nothing is downloaded. A `--dest` that is a
+  file, or a `--url` that is not a URL, is refused before anything is fetched.
 - The archive is removed after a successful unpack unless keep_archive=True (`--keep-archive`).
 
 Unknown digest: when no SHA-256 is known (a version whose table entry is None, or, in the future,
@@ -43,6 +45,7 @@ import re
 import sys
 import tarfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from dataclasses import dataclass
@@ -60,6 +63,8 @@ CHUNK_BYTES = 1 << 20
 BACKGROUND_NOISE = "_background_noise_"
 LIST_FILES = ("testing_list.txt", "validation_list.txt")
 USER_AGENT = "kws-toolchain (speech commands downloader; python urllib)"
+URL_SCHEMES = ("http", "https", "ftp", "file")
+"""What urllib can fetch; anything else (a bare word, mailto:) is refused before any work starts."""
 
 
 @dataclass(frozen=True)
@@ -106,10 +111,36 @@ def _resolve_spec(version: str, url: str | None, sha256: str | None) -> ArchiveS
         sha256 = sha256.strip().lower()
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise DownloadError(f"--sha256 {sha256!r} is not a SHA-256 digest (64 hexadecimal digits)")
+    if url is not None:
+        _check_url(url)
     digest = sha256 if sha256 is not None else known.sha256
     # The known size describes the official bytes only, so trust it only when we expect those bytes.
     size = known.size if digest is not None and digest == known.sha256 else None
     return ArchiveSpec(url=url or known.url, size=size, sha256=digest)
+
+
+def _check_url(url: str) -> None:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # raises ValueError on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in URL_SCHEMES or (parts.scheme != "file" and not parts.hostname):
+        raise DownloadError(
+            f"--url {url!r} is not a download address; give a full URL such as "
+            f"http://host/path/speech_commands_v0.02.tar.gz (schemes: {', '.join(URL_SCHEMES)}), "
+            f"or leave --url out to use the official one")
+
+
+def _check_dest(dest_root: Path) -> None:
+    """Refuse a --dest that is, or lies below, a file, before anything is fetched."""
+    for folder in (dest_root, *dest_root.parents):
+        if folder.is_dir():
+            return
+        if folder.exists() or folder.is_symlink():
+            where = "" if folder == dest_root else f" ({folder} is a file)"
+            raise DownloadError(f"--dest {dest_root} is not a folder{where}; pass a folder to receive "
+                                f"speech_commands_<version>/ (a missing one is created)")
 
 
 # ------------------------------------------------------------------------------------------- layout
@@ -199,6 +230,8 @@ def _open(url: str, offset: int, timeout: float, part: Path) -> http.client.HTTP
     except urllib.error.URLError as exc:
         raise DownloadError(
             f"could not connect to {url}: {exc.reason}; check the network connection and rerun{keep_note}") from exc
+    except ValueError as exc:  # urllib's "unknown url type" and the like, should a URL pass _check_url
+        raise DownloadError(f"--url {url!r} cannot be fetched ({exc}); give a full http:// or https:// URL") from exc
     except (OSError, http.client.HTTPException) as exc:
         raise DownloadError(
             f"could not connect to {url}: {exc or type(exc).__name__}; check the network connection and rerun"
@@ -348,6 +381,13 @@ def _extract(archive: Path, target: Path, *, progress: bool) -> int:
             missing = _missing_listed_clips(tmp)
             if missing:
                 _say(f"warning: {missing} clips named in {' / '.join(LIST_FILES)} are absent from {archive}")
+    except tarfile.FilterError as exc:
+        # Not damage: the archive asks to write outside its folder. Retrying would fetch the same bytes.
+        archive.unlink(missing_ok=True)
+        raise DownloadError(
+            f"{archive} is unsafe and was refused: {_unsafe_reason(exc)}; nothing was unpacked to {target} and "
+            f"the archive was deleted. Do not use this source: get the archive from the official URL or a "
+            f"mirror you trust") from exc
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         # Its digest matched, yet it does not unpack: delete it so a rerun does not loop on the same bytes.
         archive.unlink(missing_ok=True)
@@ -359,6 +399,17 @@ def _extract(archive: Path, target: Path, *, progress: bool) -> int:
         raise DownloadError(f"could not unpack {archive} into {target.parent}: {exc}; free some disk space "
                             f"or fix permissions and rerun") from exc
     return clips
+
+
+def _unsafe_reason(exc: tarfile.FilterError) -> str:
+    name = exc.tarinfo.name
+    if isinstance(exc, tarfile.SpecialFileError):
+        return f"its member {name!r} is a device or other special file"
+    if isinstance(exc, (tarfile.LinkOutsideDestinationError, tarfile.AbsoluteLinkError)):
+        return f"its member {name!r} is a link to {exc.tarinfo.linkname!r}, outside the dataset folder"
+    if isinstance(exc, (tarfile.OutsideDestinationError, tarfile.AbsolutePathError)):
+        return f"its member {name!r} would be written outside the dataset folder"
+    return f"its member {name!r} was refused by tarfile's 'data' filter ({exc})"
 
 
 # --------------------------------------------------------------------------------------------- main
@@ -375,6 +426,7 @@ def download_speech_commands(version: str, dest_root: Path, *, url: str | None =
     """
     spec = _resolve_spec(version, url, sha256)
     dest_root = Path(dest_root)
+    _check_dest(dest_root)
     target = dest_root / f"speech_commands_{version}"
     if target.exists():
         problems, clips = _layout_report(target)
@@ -385,7 +437,11 @@ def download_speech_commands(version: str, dest_root: Path, *, url: str | None =
         raise DownloadError(f"{target} exists but is not a complete Speech Commands dataset "
                             f"({'; '.join(problems)}); move it aside or delete it, then rerun")
 
-    dest_root.mkdir(parents=True, exist_ok=True)
+    try:
+        dest_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"could not create --dest {dest_root}: {exc.strerror or exc}; pass a folder you "
+                            f"can write to") from exc
     archive = dest_root / f"speech_commands_{version}.tar.gz"
     part = archive.with_name(archive.name + ".part")
     if archive.exists():
