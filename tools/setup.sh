@@ -32,6 +32,28 @@ echo "setup: installing pinned dependencies (first run takes a few minutes)"
 "${pip[@]}" install --quiet -c tools/constraints.txt -r tools/requirements.txt
 "${pip[@]}" install --quiet --no-deps -c tools/constraints.txt -r tools/requirements-nodeps.txt
 "${pip[@]}" install --quiet --no-deps --no-build-isolation -e .
+# --- Cortex-M4 board on QEMU (firmware/mps2_an386, kws/device/m4.py): Arm cross compiler, newlib, QEMU.
+# System packages, not Python ones: installed with apt-get when running as root, otherwise a hint only.
+# Never fatal: only the M4 tests need them (they skip without them, and fail in CI where they must exist).
+m4_missing=()
+command -v arm-none-eabi-gcc >/dev/null 2>&1 || m4_missing+=(gcc-arm-none-eabi)
+if ! command -v arm-none-eabi-gcc >/dev/null 2>&1 || [[ "$(arm-none-eabi-gcc -print-file-name=nano.specs)" != /* ]]; then
+  m4_missing+=(libnewlib-arm-none-eabi)
+fi
+command -v qemu-system-arm >/dev/null 2>&1 || m4_missing+=(qemu-system-arm)
+if [ ${#m4_missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing ${m4_missing[*]} (the Cortex-M4 board on QEMU)"
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${m4_missing[@]}" >/dev/null; }; then
+      echo "setup: warning: apt-get could not install ${m4_missing[*]}; the M4 tests will skip" >&2
+    fi
+  else
+    echo "setup: the Cortex-M4 board on QEMU needs ${m4_missing[*]}; install with:" >&2
+    echo "  sudo apt-get install -y ${m4_missing[*]}" >&2
+  fi
+fi
+# --- end of the Cortex-M4 block.
 "$VENV/bin/python" - <<'PY'
 import torch
 assert torch.__version__.startswith("2.13.0"), f"unexpected torch {torch.__version__}"
