@@ -17,11 +17,15 @@ out, because config.toml is what the overlay is laid over.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import re
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from kws.config import ConfigError, KwsConfig, config_to_dict, load_config_values
 from kws.errors import KwsError
@@ -48,6 +52,10 @@ _STAGES: dict[str, tuple[str, str]] = {
 
 class RunError(KwsError):
     """A run name that cannot be a folder, or a stage's output that is not there yet."""
+
+
+class RunBusy(RunError):
+    """Another process is writing into the run folder."""
 
 
 @dataclass(frozen=True)
@@ -227,16 +235,60 @@ class Run:
     def report_dir(self) -> Path:
         return self.dir / "report"
 
+    # ----------------------------------------------------------------------------------- the lock
+    @property
+    def lock_path(self) -> Path:
+        return self.dir / ".lock"
+
+    @contextlib.contextmanager
+    def lock(self, what: str) -> Iterator["Run"]:
+        """Hold the run while `what` (e.g. 'kws eval') writes into it; RunBusy naming the pid that holds it.
+
+        An flock on runs/<name>/.lock: the kernel releases it when its process dies, so a lock left by a
+        killed process never blocks (the file stays, empty or naming the dead holder, and is taken over)."""
+        created = not self.dir.exists()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise RunBusy(f"run {self.name} is busy ({holder}); wait for it to finish, or stop it and run this "
+                          f"again") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}, {what}, since {time.strftime('%H:%M:%S')}\n".encode(), 0)
+            yield self
+        finally:
+            os.ftruncate(fd, 0)
+            if created and [p.name for p in self.dir.iterdir()] == [self.lock_path.name]:
+                self.lock_path.unlink()  # a command that failed before writing anything leaves no folder
+                self.dir.rmdir()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
     # ----------------------------------------------------------------------------------- stages
     def require(self, stage: str) -> Path:
         """The stage's main output; RunError naming where it looked and the make target that makes it."""
         attribute, target = _STAGES[stage]
         path: Path = getattr(self, attribute)
         if not path.exists():
-            where = f" (looked in {self.dir.resolve()})" if not self.dir.is_absolute() else ""
-            raise RunError(f"run {self.name} has no {stage} output yet: {path} is missing{where}; "
+            raise RunError(f"run {self.name} has no {stage} output yet: {path} is missing{self.where()}; "
                            f"make it with `{target.format(run=self.name)}`")
         return path
+
+    def where(self) -> str:
+        """' (looked in /abs/runs/x; ...)' for messages about a missing file of a relative run folder, with the
+        folder above the current one that does hold this run, if any (kws was started in another folder)."""
+        if self.dir.is_absolute():
+            return ""
+        text = f" (looked in {self.dir.resolve()}"
+        relative = self.dir
+        for parent in Path.cwd().resolve().parents:
+            if (parent / relative / "config.toml").is_file():
+                return text + f"; {parent / relative} exists: run kws from {parent})"
+        return text + ")"
 
     # ----------------------------------------------------------------------------------- config
     def base_config(self, config_file: str | Path | None = None, overrides: Sequence[str] = ()) -> KwsConfig:
@@ -296,4 +348,5 @@ def deploy_overlay_text(deploy: Any) -> str:
             + tomli_w.dumps({"deploy": config_to_dict(deploy)}))
 
 
-__all__ = ["CHECKPOINT_SOURCES", "RUNS_DIR", "Run", "RunError", "as_run", "deploy_overlay_text", "read_deploy_overlay"]
+__all__ = ["CHECKPOINT_SOURCES", "RUNS_DIR", "Run", "RunBusy", "RunError", "as_run", "deploy_overlay_text",
+           "read_deploy_overlay"]

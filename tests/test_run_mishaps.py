@@ -95,3 +95,61 @@ def test_a_changed_dataset_is_named_as_such(project, tmp_path, monkeypatch):
 def test_write_resolved_config_is_unchanged_by_the_relative_paths(tmp_path):
     config = load_config(None, ["data.data_dir=data/synth"])
     assert load_config(write_resolved_config(config, tmp_path)) == config
+
+
+HOLD = """
+import sys, time
+from kws.run import Run
+with Run.named(sys.argv[1]).lock("kws eval"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_busy_run_is_refused_at_once_and_a_killed_holder_does_not_block(tmp_path, monkeypatch, capsys):
+    import subprocess
+    import sys
+
+    from kws.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    Run.named("r").dir.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, "r"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["eval", "--run", "r", "--emulate", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert f"run r is busy (pid {holder.pid}, kws eval, since " in err and "Traceback" not in err
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kernel dropped the dead holder's lock: the next command gets past it (to the missing export).
+    assert main(["eval", "--run", "r", "--emulate", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "busy" not in err and "export" in err
+
+
+def test_a_failed_command_on_a_new_run_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    from kws.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["quantize", "--run", "fresh", "--quiet"]) == 2
+    assert "model_float.pt" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "fresh").exists()
+
+
+def test_started_in_another_folder_the_error_says_where_it_looked_and_where_the_run_is(tmp_path, monkeypatch,
+                                                                                       capsys):
+    from kws.cli import main
+
+    project = tmp_path / "project"
+    write_resolved_config(load_config(), project / "runs" / "r")
+    (project / "runs" / "r" / "export").mkdir()
+    sub = project / "firmware"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    assert main(["eval", "--run", "r", "--emulate", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"looked in {sub / 'runs' / 'r'}" in err and f"{project / 'runs' / 'r'} exists: run kws from {project}" \
+        in err, err

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from kws.run import Run
 
 DEFAULT_RUN = "demo"
+Handler = Callable[[argparse.Namespace], int]
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +53,18 @@ def run_of(args: argparse.Namespace) -> "Run":
 def run_config(args: argparse.Namespace) -> "KwsConfig":
     """The run's config by the one rule (kws.run): --config or config.toml, the deploy.toml overlay, --set."""
     return run_of(args).config(args.config, args.overrides)
+
+
+def writes_run(what: str) -> Callable[[Handler], Handler]:
+    """Decorate a handler that writes into its run: it runs holding the run's lock (kws.run.Run.lock), so a
+    second process writing the same run stops at once with "run X is busy (pid N, ...)"."""
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def locked(args: argparse.Namespace) -> int:
+            with run_of(args).lock(what):
+                return handler(args)
+        return locked
+    return decorate
 
 
 def stderr_say(args: argparse.Namespace) -> Callable[[str], None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kws.commands.common import run_of
+from kws.commands.common import run_of, writes_run
 
 
 def _emulate(args: argparse.Namespace) -> int:
@@ -23,6 +23,7 @@ def _monitor(args: argparse.Namespace) -> int:
                        scores=args.scores, baudrate=args.baud)
 
 
+@writes_run("kws flash")
 def _flash(args: argparse.Namespace) -> int:
     from kws.device.flash import flash
 

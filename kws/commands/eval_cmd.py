@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kws.commands.common import add_config_options, run_of, stderr_say
+from kws.commands.common import add_config_options, run_of, stderr_say, writes_run
 from kws.device.session import LinkSettings
 
 _LINK = LinkSettings()
 
 
+@writes_run("kws eval")
 def _eval(args: argparse.Namespace) -> int:
     from kws.eval.options import EvalOptions
 
@@ -47,6 +48,7 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+@writes_run("kws calibrate")
 def _calibrate(args: argparse.Namespace) -> int:
     from kws.eval.calibrate import calibrate_run
     from kws.eval.clip_text import operating_point_text

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from kws.commands.common import add_config_options
+from kws.commands.common import add_config_options, writes_run
 
 
+@writes_run("kws export")
 def _export(args: argparse.Namespace) -> int:
     # Imported here, never at module level: export/ is the only package that imports TensorFlow.
     from export.cli import run_export

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from kws.commands.common import add_config_options, add_quiet_option, plain_config, run_config, run_of
+from kws.commands.common import add_config_options, add_quiet_option, plain_config, run_config, run_of, writes_run
 
 
+@writes_run("kws train")
 def _train(args: argparse.Namespace) -> int:
     from kws.train import train
 
@@ -18,6 +19,7 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+@writes_run("kws quantize")
 def _quantize(args: argparse.Namespace) -> int:
     from kws.compress.quantize import quantize
 
@@ -27,6 +29,7 @@ def _quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+@writes_run("kws prune")
 def _prune(args: argparse.Namespace) -> int:
     from kws.compress.prune import prune
 

@@ -103,7 +103,7 @@ class ExportedModel:
         generated = run.generated_dir
         regenerate = f"run `kws export --run {run.name}`"
         if not export_dir.is_dir():
-            raise DeviceArtifactError(f"{export_dir} does not exist: {regenerate} first")
+            raise DeviceArtifactError(f"{export_dir} does not exist{run.where()}: {regenerate} first")
         for name in GENERATED_FILES:
             if not (generated / name).is_file():
                 raise DeviceArtifactError(f"{generated / name} is missing: {regenerate} again")
