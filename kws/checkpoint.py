@@ -11,6 +11,7 @@ previous checkpoint.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +53,20 @@ def load_checkpoint(path: str | os.PathLike[str], *, expect: KwsConfig | None = 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; train first (make train or kws train)")
+    remedy = f"retrain to write it again (kws train), or restore {path.name} from a backup"
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a foreign pickle's protocol warning only adds noise to the error
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as exc:
+        raise CheckpointError(f"could not read {path}: {exc.strerror or exc}") from None
     except Exception as exc:  # torch raises many types for a foreign or corrupt file
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+        # Never pass on torch's text: it suggests weights_only=False, which runs whatever code the file holds.
+        raise CheckpointError(f"{path} is not a kws checkpoint or is damaged (it is not a readable PyTorch "
+                              f"checkpoint: {type(exc).__name__}); {remedy}") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a kws checkpoint (format {CHECKPOINT_FORMAT} expected)")
+        raise CheckpointError(f"{path} is not a kws checkpoint or is damaged (format {CHECKPOINT_FORMAT} expected); "
+                              f"{remedy}")
     if expect is not None:
         check_compatible(payload, expect, path)
     return payload

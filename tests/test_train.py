@@ -98,8 +98,29 @@ def test_foreign_checkpoints_and_configs_are_refused(tiny_synth, tmp_path):
     with pytest.raises(CheckpointError, match="holds a 'tiny_conv' model but the config asks for 'ds_cnn'"):
         train(other_model, tmp_path / "run", progress=False)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="junk.pt is not a readable PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="junk.pt is not a kws checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
+
+
+@pytest.mark.parametrize("content", ["garbage", "foreign pickle", "truncated"])
+def test_unreadable_checkpoint_says_what_to_do_and_never_suggests_unsafe_loading(tmp_path, content):
+    import collections
+    import pickle
+
+    path = tmp_path / "model_float.pt"
+    if content == "garbage":
+        path.write_bytes(b"not a checkpoint")
+    elif content == "foreign pickle":  # loadable only by running arbitrary pickle code
+        path.write_bytes(pickle.dumps(collections.OrderedDict(a=collections.Counter(b=1))))
+    else:
+        torch.save({"format": "kws-checkpoint/1", "state_dict": {"w": torch.zeros(1000)}}, path)
+        path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(CheckpointError) as raised:
+        load_checkpoint(path)
+    message = str(raised.value)
+    assert str(path) in message and "not a kws checkpoint" in message and "damaged" in message
+    assert "kws train" in message and "restore" in message
+    assert "weights_only" not in message and "succeed" not in message and "\n" not in message
 
 
 def test_missing_wanted_word_fails_before_any_output(tiny_synth, tmp_path):
