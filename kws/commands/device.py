@@ -11,8 +11,9 @@ from kws.commands.common import run_of, writes_run
 def _emulate(args: argparse.Namespace) -> int:
     from kws.device.emulator import run_emulator
 
+    labels = args.labels.split(",") if args.labels is not None else None
     return run_emulator(run_of(args), model_path=args.model, mic_paths=args.mic, realtime=args.realtime,
-                        loop_mic=args.loop, port_file=args.port_file)
+                        loop_mic=args.loop, port_file=args.port_file, labels=labels)
 
 
 def _monitor(args: argparse.Namespace) -> int:
@@ -37,6 +38,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                                                   "(prints the port; Ctrl-C stops it)")
     emulate.add_argument("--run", default="demo", help="run whose export to serve (runs/<RUN>/export; default: demo)")
     emulate.add_argument("--model", type=Path, default=None, help="a .tflite to run instead of the export's")
+    emulate.add_argument("--labels", default=None, metavar="A,B,C",
+                         help="the --model's labels in output order (required when it is not the run's export)")
     emulate.add_argument("--mic", type=Path, action="append", default=[], metavar="WAV",
                          help="audio for the board's microphone (repeatable: played one after the other)")
     emulate.add_argument("--loop", action="store_true", help="replay the --mic audio forever")

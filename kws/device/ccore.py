@@ -19,8 +19,22 @@ reported to the core as a failed invocation (an ERROR frame), and re-raised when
 from __future__ import annotations
 
 import ctypes
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_float, c_int, c_int8, c_int16, c_int32, c_size_t,
-                    c_uint8, c_uint16, c_uint32, c_void_p)
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char_p,
+    c_float,
+    c_int,
+    c_int8,
+    c_int16,
+    c_int32,
+    c_size_t,
+    c_uint8,
+    c_uint16,
+    c_uint32,
+    c_void_p,
+)
 from pathlib import Path
 from typing import Callable, Sequence
 

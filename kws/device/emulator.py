@@ -27,6 +27,7 @@ in text mode and ignores it in binary mode unless LIVE_AUDIO is set.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import select
 import signal
@@ -40,6 +41,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kws.device.artifacts import FIRMWARE_VERSION, ExportedModel
+from kws.device.model_check import check_board_model
 from kws.device.rawpty import open_raw_pty
 from kws.errors import KwsError
 from kws.run import Run
@@ -199,6 +201,8 @@ class Emulator:
         if self._thread is not None:
             return self.port
         exported = self.exported
+        check_board_model(exported.model, exported.model_path, labels=exported.labels,
+                          frames=exported.frontend.num_frames, features=exported.frontend.num_features)
         library = build_shared_library(exported.frontend, self._build_dir)
         self._tflm = TflmModel(exported.model, exported.arena_bytes)
         self._master, self._slave, self.port = open_raw_pty()
@@ -364,16 +368,37 @@ class EmulatorProcess:
         self.stop()
 
 
+def served_model(run: "Run | str | Path", model_path: Path | None, labels: Sequence[str] | None) -> ExportedModel:
+    """The run's export, or another .tflite (--model) with its own labels: a model that is not the run's
+    export must name its labels (--labels), or the board would announce the run's labels for it."""
+    exported = ExportedModel.load(run, model_path)
+    if labels is not None:
+        labels = tuple(label.strip() for label in labels if label.strip())
+        if not labels:
+            raise EmulatorError("--labels names no label; give them comma-separated, in the model's output order")
+        return dataclasses.replace(exported, labels=labels)
+    if model_path is not None and exported.sha256 != exported.settings_sha256:
+        raise EmulatorError(f"{model_path} is not run {exported.run_dir.name}'s exported model (SHA-256 "
+                            f"{exported.sha256[:16]}... vs {exported.settings_sha256[:16]}...): say its labels with "
+                            f"--labels a,b,c in output order (the run's are {','.join(exported.labels)})")
+    return exported
+
+
 def run_emulator(run: "Run | str | Path", *, model_path: Path | None = None, mic_paths: Sequence[Path] = (),
                  realtime: bool = False, loop_mic: bool = False, port_file: Path | None = None,
+                 labels: Sequence[str] | None = None,
                  say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)) -> int:
-    """`kws emulate`: start, print the port on stdout (alone on its line), serve until Ctrl-C."""
+    """`kws emulate`: start, print the port on stdout (alone on its line), serve until Ctrl-C (or SIGTERM,
+    which kws handles as Ctrl-C): the port file goes with the board."""
+    exported = served_model(run, model_path, labels)
     mic = load_mic(mic_paths) if mic_paths else None
+    if port_file is not None:
+        port_file.unlink(missing_ok=True)  # a board killed with SIGKILL left its port: it is not this board's
 
     def led(on: bool, label: str) -> None:
         say(f"[LED] {'on: ' + label if on else 'off'}")
 
-    board = Emulator(run, model_path=model_path, mic=mic, realtime=realtime, loop_mic=loop_mic, on_led=led)
+    board = Emulator(exported=exported, mic=mic, realtime=realtime, loop_mic=loop_mic, on_led=led)
     port = board.start()
     try:
         e = board.exported
