@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 import tomli_w
 
+from kws.model_names import MODEL_NAMES
 from kws.typed_toml import ConfigError, build_dataclass, config_to_dict, deep_merge, parse_override
 
 # The Speech Commands v0.02 vocabulary (35 words). v0.01 has the first 30.
@@ -137,8 +138,10 @@ class FrontendConfig:
                 f"frontend needs 0 <= fmin_hz < fmax_hz <= sample_rate/2, got {self.fmin_hz}, {self.fmax_hz}")
         if self.feature_type not in ("logmel", "mfcc"):
             raise ConfigError(f"frontend.feature_type must be 'logmel' or 'mfcc', got {self.feature_type!r}")
+        if self.n_mels < 1:
+            raise ConfigError(f"frontend.n_mels must be at least 1, got {self.n_mels}")
         if not 0 < self.n_mfcc <= self.n_mels:
-            raise ConfigError(f"frontend.n_mfcc must be in 1..n_mels, got {self.n_mfcc}")
+            raise ConfigError(f"frontend.n_mfcc must be in 1..n_mels ({self.n_mels}), got {self.n_mfcc}")
         for name in ("quant_scale", "mfcc_quant_scale", "log_floor"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"frontend.{name} must be positive, got {getattr(self, name)}")
@@ -280,6 +283,9 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ConfigError for a network that cannot be built."""
+        if self.name not in MODEL_NAMES:
+            raise ConfigError(f"model.name={self.name!r} is not a registered model; choose one of "
+                              f"{', '.join(MODEL_NAMES)}")
         if self.filters < 1:
             raise ConfigError(f"model.filters must be >= 1, got {self.filters}")
 

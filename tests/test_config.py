@@ -87,6 +87,38 @@ def test_bad_values_are_named(override, message):
         load_config(None, [override])
 
 
+def test_zero_mel_channels_are_named_as_such():
+    with pytest.raises(ConfigError, match=r"^frontend\.n_mels must be at least 1, got 0$"):
+        load_config(None, ["frontend.n_mels=0"])
+    with pytest.raises(ConfigError, match=r"frontend\.n_mfcc must be in 1\.\.n_mels \(8\), got 10"):
+        load_config(None, ["frontend.n_mels=8"])
+
+
+def test_unregistered_model_name_is_refused_at_load():
+    with pytest.raises(ConfigError, match=r"model\.name='resnet' is not a registered model; choose one of "
+                                          r"tiny_conv, ds_cnn"):
+        load_config(None, ["model.name=resnet"])
+
+
+def test_cli_config_show_refuses_an_unregistered_model(capsys):
+    from kws.cli import main
+
+    assert main(["config", "show", "--set", "model.name=resnet"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kws: error: model.name='resnet' is not a registered model")
+
+
+def test_config_module_does_not_load_torch():
+    # The model names it validates against come from a light module, not the (torch) registry.
+    import subprocess
+    import sys
+
+    code = "import sys, kws.config; assert 'torch' not in sys.modules, 'kws.config imported torch'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         FrontendConfig().n_mels = 20  # type: ignore[misc]

@@ -83,3 +83,46 @@ def test_kws_models_cli(capsys):
     assert main(["models", "tiny_conv"]) == 0
     out = capsys.readouterr().out
     assert "16,652" in out and "336,000" in out
+
+
+def test_registry_holds_exactly_the_light_list_of_names():
+    from kws.model_names import MODEL_NAMES as LIGHT_NAMES
+
+    assert MODEL_NAMES == LIGHT_NAMES
+    for name in LIGHT_NAMES:
+        assert tiny_model_config(name).name == name
+
+
+@pytest.mark.parametrize("how", ["set", "config"])
+def test_kws_models_lists_the_configured_model_only(how, tmp_path, capsys):
+    from kws.cli import main
+
+    if how == "set":
+        argv = ["models", "--set", "model.name=ds_cnn"]
+    else:
+        (tmp_path / "c.toml").write_text('[model]\nname = "ds_cnn"\n')
+        argv = ["models", "--config", str(tmp_path / "c.toml")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "ds_cnn on" in out and "tiny_conv on" not in out
+
+
+def test_kws_models_lists_all_without_a_configured_name(tmp_path, capsys):
+    from kws.cli import main
+
+    (tmp_path / "c.toml").write_text("[model]\ndropout = 0.3\n")
+    assert main(["models", "--config", str(tmp_path / "c.toml")]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{name} on" in out for name in MODEL_NAMES)
+    # An explicit positional name still wins over the configured one.
+    assert main(["models", "tiny_conv", "--set", "model.name=ds_cnn"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny_conv on" in out and "ds_cnn on" not in out
+
+
+def test_kws_models_refuses_an_unregistered_configured_name(capsys):
+    from kws.cli import main
+
+    assert main(["models", "--set", "model.name=resnet"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "model.name='resnet' is not a registered model" in lines[0]

@@ -40,12 +40,18 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from kws.config import replace
+    import tomllib
+
+    from kws.config import parse_override, replace
     from kws.models import MODEL_NAMES, build_model
     from kws.models.summary import print_summary, summarize
 
-    config = plain_config(args)
-    names = [args.name] if args.name else list(MODEL_NAMES)
+    config = plain_config(args)  # validated: the file is TOML and any model.name is registered
+    # Which models: the positional name, else the one --config/--set names, else every registered one.
+    layers = [tomllib.loads(args.config.read_text(encoding="utf-8"))] if args.config is not None else []
+    layers += [parse_override(text) for text in args.overrides]
+    configured = any("name" in (layer.get("model") or {}) for layer in layers)
+    names = [args.name] if args.name else [config.model.name] if configured else list(MODEL_NAMES)
     labels = len(config.data.labels())
     for name in names:
         model_cfg = replace(config.model, name=name)
@@ -82,5 +88,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     models = commands.add_parser("models", help="parameters, MACs and activation memory per layer of each model")
     add_config_options(models)
-    models.add_argument("name", nargs="?", default=None, help="one registered model (default: all)")
+    models.add_argument("name", nargs="?", default=None,
+                        help="one registered model (default: the one --config/--set names, else all)")
     models.set_defaults(handler=_models)

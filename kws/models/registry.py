@@ -12,6 +12,7 @@ from typing import Callable
 from torch import nn
 
 from kws.config import ConfigError, FrontendConfig, ModelConfig
+from kws.model_names import MODEL_NAMES
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ _REGISTRY: dict[str, ModelSpec] = {
     "ds_cnn": ModelSpec("ds_cnn", _ds_cnn, ModelConfig(name="ds_cnn", dropout=0.4, width=8),
                         "DS-CNN (Hello Edge / MLPerf Tiny): 10x4 conv + 4 depthwise-separable blocks"),
 }
-MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+if tuple(_REGISTRY) != MODEL_NAMES:  # kws.config validates model.name against the light list
+    raise ImportError(f"kws.models.registry holds {tuple(_REGISTRY)} but kws.model_names.MODEL_NAMES is "
+                      f"{MODEL_NAMES}; update the list when a model is registered or removed")
 
 
 def model_spec(name: str) -> ModelSpec:
