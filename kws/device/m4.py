@@ -48,6 +48,7 @@ from kws.errors import KwsError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BOARD_DIR = REPO_ROOT / "firmware" / "mps2_an386"
 CORE_DIR = REPO_ROOT / "firmware" / "core"
+KERNELS_DIR = REPO_ROOT / "firmware" / "kernels"
 DEFAULT_BUILD_DIR = REPO_ROOT / "build" / "m4"
 LINKER_SCRIPT = BOARD_DIR / "mps2_an386.ld"
 BOARD_SOURCES = (BOARD_DIR / "m4_startup.c", BOARD_DIR / "m4_board.c")
@@ -638,38 +639,68 @@ def render_fake_settings(labels: Sequence[str], recognizer: RecognizerSettings =
             "#endif /* KWS_SETTINGS_H */\n")
 
 
-def build_board_elf(frontend: FrontendConfig = FrontendConfig(), *, labels: Sequence[str] = DEFAULT_LABELS,
-                    recognizer: RecognizerSettings = RecognizerSettings(), backend: str = "fake",
-                    settings_dir: str | Path | None = None, backend_sources: Sequence[str | Path] = (),
-                    include_dirs: Sequence[str | Path] = (), defines: Mapping[str, object] | None = None,
-                    out_dir: str | Path | None = None, core_dir: str | Path = CORE_DIR) -> Path:
+def _define(header: Path, name: str) -> str | None:
+    found = re.search(rf'^#define\s+{name}\s+"?([^"\s]+)"?', header.read_text(encoding="utf-8"), re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def _aot_backend(settings_dir: Path, aot_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Sources and include folders of the compiled-model backend; M4Error when the compiled model is not
+    the one kws_settings.h describes (INFO would name another model than the one that runs)."""
+    header, settings = aot_dir / "kws_model_aot.h", settings_dir / "kws_settings.h"
+    for path, what in ((header, "`kws compile` output (default --name kws_model)"), (settings, "the export's")):
+        if not path.is_file():
+            raise M4Error(f"{path} is missing: the aot backend needs {what}")
+    compiled, described = _define(header, "KWS_MODEL_AOT_SHA256"), _define(settings, "KWS_SETTINGS_MODEL_SHA256")
+    if compiled != described:
+        raise M4Error(f"{header} was compiled from model {compiled}, but {settings} describes {described}: "
+                      f"compile the run's exported model_int8.tflite again")
+    sources = [aot_dir / "kws_model_aot.c", *sorted(KERNELS_DIR.glob("*.c")), BOARD_DIR / "kws_model_aot_backend.c"]
+    return sources, [aot_dir, KERNELS_DIR]
+
+
+def build_board_elf(frontend: FrontendConfig = FrontendConfig(), *, backend: str = "fake",
+                    labels: Sequence[str] = DEFAULT_LABELS, recognizer: RecognizerSettings = RecognizerSettings(),
+                    settings_dir: str | Path | None = None, aot_dir: str | Path | None = None,
+                    backend_sources: Sequence[str | Path] = (), include_dirs: Sequence[str | Path] = (),
+                    defines: Mapping[str, object] | None = None, out_dir: str | Path | None = None,
+                    core_dir: str | Path = CORE_DIR) -> Path:
     """The KWS firmware for the board (firmware/mps2_an386/main.c + the core + a model backend).
 
     backend="fake": kws_model_fake.c with a generated kws_settings.h for `labels` and `recognizer`.
-    Any other backend: its sources (backend_sources, defining the symbols of kws_m4_model.h) and
-    `settings_dir`, a folder with the export's kws_settings.h (and model_data.h if the backend wants it).
-    `core_dir` builds another copy of firmware/core (e.g. a released one).
+    backend="aot": the model compiled by `kws compile` (aot_dir holds kws_model_aot.c/.h) on
+    firmware/kernels, described by the export's kws_settings.h in `settings_dir` (runs/<run>/export/
+    generated/, whose frontend tables then win over `frontend`'s). Any other name: `backend_sources`
+    defining the symbols of kws_m4_model.h, with `settings_dir`. `defines` reach every source (e.g.
+    KWS_KERNELS_PORTABLE); `core_dir` builds another copy of firmware/core.
     """
     out = Path(out_dir) if out_dir is not None else DEFAULT_BUILD_DIR
     incs = frontend_include_dirs(frontend, out, core_dir)
+    extra: list[Path] = []
     if backend == "fake":
-        if settings_dir is not None or backend_sources:
+        if settings_dir is not None or backend_sources or aot_dir is not None:
             raise M4Error("the fake backend brings its own settings and source")
         from kws.fsutil import atomic_write_text
 
-        folder = out / "fake_settings" / _digest([render_fake_settings(labels, recognizer).encode()])
-        header = folder / "kws_settings.h"
-        if not header.exists():
-            atomic_write_text(header, render_fake_settings(labels, recognizer))
-        settings = folder
+        text = render_fake_settings(labels, recognizer)
+        settings = out / "fake_settings" / _digest([text.encode()])
+        if not (settings / "kws_settings.h").exists():
+            atomic_write_text(settings / "kws_settings.h", text)
         sources = [BOARD_DIR / "kws_model_fake.c"]
+    elif settings_dir is None:
+        raise M4Error(f"backend {backend!r} needs settings_dir (the export's generated/ with kws_settings.h)")
+    elif backend == "aot":
+        if aot_dir is None:
+            raise M4Error("backend 'aot' needs aot_dir (the folder `kws compile` wrote kws_model_aot.c/.h to)")
+        settings = Path(settings_dir)
+        sources, extra = _aot_backend(settings, Path(aot_dir))
     else:
-        if settings_dir is None or not backend_sources:
-            raise M4Error(f"backend {backend!r} needs backend_sources and settings_dir (the export's generated/)")
+        if not backend_sources:
+            raise M4Error(f"backend {backend!r} needs backend_sources (defining kws_m4_model.h's symbols)")
         settings = Path(settings_dir)
         sources = [Path(s) for s in backend_sources]
     return build_elf([*core_sources(core_dir=core_dir), BOARD_DIR / "kws_hal_m4.c", *sources, BOARD_DIR / "main.c"],
-                     [settings, *incs, *map(Path, include_dirs)], defines, out, name=f"kws-m4-{backend}")
+                     [settings, *incs, *extra, *map(Path, include_dirs)], defines, out, name=f"kws-m4-{backend}")
 
 
 class M4Board:
@@ -677,20 +708,24 @@ class M4Board:
 
         with M4Board() as board:                   # builds (cached) and starts; board.port is the pty
             with BoardLink.open(board.port) as link: info = link.hello()
+        M4Board(run.config.frontend, backend="aot", settings_dir=run.generated_dir, aot_dir=...)  # a real model
 
-    Fake model backend for now (fake_model_scores predicts its scores). icount_shift=0 makes the
-    board's clock count instructions: its TIMING microseconds are thousands of instructions.
+    The fake backend (default) has scores fake_model_scores predicts. The build arguments are those of
+    build_board_elf; `elf` skips the build. icount_shift=0 makes the board's clock count instructions:
+    its TIMING microseconds are thousands of instructions.
     """
 
-    def __init__(self, frontend: FrontendConfig = FrontendConfig(), *, labels: Sequence[str] = DEFAULT_LABELS,
-                 recognizer: RecognizerSettings = RecognizerSettings(), icount_shift: int | None = 0,
+    def __init__(self, frontend: FrontendConfig = FrontendConfig(), *, backend: str = "fake",
+                 labels: Sequence[str] = DEFAULT_LABELS, recognizer: RecognizerSettings = RecognizerSettings(),
+                 settings_dir: str | Path | None = None, aot_dir: str | Path | None = None,
+                 defines: Mapping[str, object] | None = None, icount_shift: int | None = 0,
                  build_dir: str | Path | None = None, serial_log: str | Path | None = None,
                  elf: str | Path | None = None) -> None:
         self.frontend = frontend
         self.labels = tuple(labels)
-        self.recognizer = recognizer
+        self._build = dict(backend=backend, labels=labels, recognizer=recognizer, settings_dir=settings_dir,
+                           aot_dir=aot_dir, defines=defines, out_dir=build_dir)
         self.icount_shift = icount_shift
-        self.build_dir = build_dir
         self.serial_log = serial_log
         self.elf = Path(elf) if elf is not None else None
         self._qemu: QemuPty | None = None
@@ -706,8 +741,7 @@ class M4Board:
         if self._qemu is not None:
             return self._qemu.port
         if self.elf is None:
-            self.elf = build_board_elf(self.frontend, labels=self.labels, recognizer=self.recognizer,
-                                       out_dir=self.build_dir)
+            self.elf = build_board_elf(self.frontend, **self._build)  # type: ignore[arg-type]
         self._qemu = QemuPty(self.elf, icount_shift=self.icount_shift, serial_log=self.serial_log)
         return self._qemu.port
 
