@@ -164,7 +164,7 @@ def test_loader_skips_and_counts_bad_files_and_fixes(dataset_with_bad_files, tmp
     bank = load_clips(examples, data, frontend, progress=False)
     assert [p for p, _ in bank.skipped] == [str(bad)]
     assert len(bank) == len(examples) - 1 and str(bad) not in {e.path for e in bank.examples}
-    assert bank.fixes == {"resampled": 1, "downmixed": 0, "converted": 0}
+    assert bank.fixes == {"resampled": 1, "downmixed": 0, "converted": 0, "trimmed": 0}
     assert bank.audio.shape == (len(examples) - 1, frontend.clip_samples)
     # The resampled 0.5 s clip is padded with zeros to one clip.
     row = [i for i, e in enumerate(bank.examples) if e.path.endswith("_nohash_1.wav") and "/yes/" in e.path][0]
@@ -183,5 +183,63 @@ def test_stats_check_audio_reports_fixes_and_bad_files(dataset_with_bad_files):
     root, bad = dataset_with_bad_files
     stats = dataset_stats(DataConfig(data_dir=str(root)), FrontendConfig(), check_audio=True, progress=False)
     assert stats.audio_checked and stats.bad_files == 1 and stats.first_bad[0][0] == str(bad)
-    assert stats.fixes == {"resampled": 1, "downmixed": 0, "converted": 0}
+    assert stats.fixes == {"resampled": 1, "downmixed": 0, "converted": 0, "trimmed": 0}
     assert stats.files_checked == 6 * 3 + 2 + 1  # clips + the two extra + one noise file
+
+
+@pytest.fixture()
+def dataset_with_long_clip(tmp_path):
+    """Short clips of six speakers, one 30 s recording among them, and 2 s of (rightly long) noise."""
+    root = tmp_path / "long"
+    rng = np.random.default_rng(1)
+    speakers = _speakers_per_split()
+    for split_speakers in speakers.values():
+        for speaker in split_speakers:
+            for word in ("yes", "no"):
+                _write(root / word / f"{speaker}_nohash_0.wav", 0.1 * rng.standard_normal(SR // 4).astype(np.float32))
+    long = _write(root / "yes" / f"{speakers['training'][0]}_nohash_1.wav", _tone(SR, 30.0))
+    _write(root / "_background_noise_" / "noise.wav", 0.1 * rng.standard_normal(SR * 2).astype(np.float32))
+    return root, long
+
+
+def test_loader_counts_and_warns_about_clips_longer_than_a_clip(dataset_with_long_clip, tmp_path, caplog):
+    root, long = dataset_with_long_clip
+    data = DataConfig(data_dir=str(root), cache_dir=str(tmp_path / "cache"))
+    frontend = FrontendConfig()
+    examples = build_splits(data, frontend)["training"]
+    with caplog.at_level("WARNING", logger="kws.data.clips"):
+        bank = load_clips(examples, data, frontend, progress=False)
+    assert bank.fixes["trimmed"] == 1
+    assert "only the first 1 s" in bank.summary()
+    assert str(long) in caplog.text and "30.0 s" in caplog.text and "only the first 1 s" in caplog.text
+    again = load_clips(examples, data, frontend, progress=False)
+    assert again.from_cache and again.fixes["trimmed"] == 1
+
+
+def test_stats_check_audio_reports_long_clips_but_not_long_noise(dataset_with_long_clip, capsys):
+    from kws.cli import main
+
+    root, long = dataset_with_long_clip
+    stats = dataset_stats(DataConfig(data_dir=str(root)), FrontendConfig(), check_audio=True, progress=False)
+    assert stats.fixes is not None and stats.fixes["trimmed"] == 1  # the 2 s noise file is meant to be long
+    assert stats.first_long == ((str(long), 30.0),)
+    assert main(["data", "stats", "--data", str(root), "--check-audio", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    out = " ".join(captured.out.split())
+    assert "1 clip is longer than 1 s" in out and "only the first 1 s" in out
+    assert str(long) in "".join(captured.out.split())  # rich wraps long lines
+    assert captured.err == ""
+
+
+def test_cli_stats_check_audio_fails_on_unusable_files(dataset_with_bad_files, capsys):
+    from kws.cli import main
+
+    root, bad = dataset_with_bad_files
+    assert main(["data", "stats", "--data", str(root), "--quiet"]) == 0  # counting alone reads no audio
+    capsys.readouterr()
+    assert main(["data", "stats", "--data", str(root), "--check-audio", "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert str(bad) in "".join(captured.out.split())  # the report is still printed (rich wraps long lines)
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kws: error: 1 of 21 audio files is unusable")
+    assert f"first: {bad}" in lines[0] and "Traceback" not in captured.err

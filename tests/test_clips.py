@@ -44,7 +44,7 @@ def test_sc_real_dev_clip_bank_and_cache(sc_real_dev, tmp_path):
     assert not bank.from_cache and bank.audio.dtype == np.int16 and bank.audio.shape == (548, 16000)
     assert bank.labels.dtype == np.int64 and bank.labels.tolist() == [e.label for e in examples]
     assert not bank.generated_silence.any()  # real _silence_ recordings are ordinary rows
-    assert bank.fixes == {"resampled": 0, "downmixed": 0, "converted": 0} and bank.skipped == ()
+    assert bank.fixes == {"resampled": 0, "downmixed": 0, "converted": 0, "trimmed": 0} and bank.skipped == ()
     for i in (0, 250, 500, 547):
         audio, _ = load_audio(examples[i].path, SR)
         np.testing.assert_array_equal(bank.audio[i], to_int16(fit_length(audio, 16000)))

@@ -43,11 +43,18 @@ def _download(args: argparse.Namespace) -> int:
 def _stats(args: argparse.Namespace) -> int:
     from kws.config import replace
     from kws.data.stats import dataset_stats, print_stats
+    from kws.errors import DataError
 
     config = plain_config(args)
     data = config.data if args.data is None else replace(config.data, data_dir=str(args.data))
     stats = dataset_stats(data, config.frontend, check_audio=args.check_audio, progress=not args.quiet)
     print_stats(stats)
+    if stats.bad_files:  # the report above lists them; the exit status tells scripts and Make
+        path, reason = stats.first_bad[0]
+        verb = "is" if stats.bad_files == 1 else "are"
+        raise DataError(f"{stats.bad_files} of {stats.files_checked} audio files {verb} unusable, first: {path}: "
+                        f"{reason}; copy the bad files again or remove them, or set data.on_bad_audio='skip' to "
+                        f"train without them")
     return 0
 
 
@@ -79,6 +86,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     stats = data_sub.add_parser("stats", help="per-split, per-label clip counts of a dataset")
     add_config_options(stats)
     stats.add_argument("--data", type=Path, default=None, help="dataset root (default: data.data_dir)")
-    stats.add_argument("--check-audio", action="store_true", help="also open every WAV and report format problems")
+    stats.add_argument("--check-audio", action="store_true",
+                       help="also open every WAV: report format fixes, clips longer than one clip (only their "
+                            "start is used) and unusable files (then exit 2)")
     add_quiet_option(stats)
     stats.set_defaults(handler=_stats)

@@ -9,6 +9,8 @@ Policy (documented in the README):
 - Another sample rate: resampled (polyphase, scipy) and counted in `fixes.resampled`.
 - Stereo or more channels: averaged to mono and counted in `fixes.downmixed`.
 - 8-bit, 24-bit, 32-bit or float samples: converted to float32 in [-1, 1) and counted in `fixes.converted`.
+- Longer than one clip: the dataset loader (kws.data.clips) keeps only the first clip_duration_ms and
+  counts it as `trimmed`; `kws data stats --check-audio` names such files.
 Speech Commands itself is 16 kHz mono 16-bit, so none of these fire on it.
 """
 
@@ -34,10 +36,13 @@ class AudioFixes:
     """Original channel count when it was more than one."""
     converted_from: str | None = None
     """Original sample format (e.g. 'PCM_U8', 'PCM_24', 'FLOAT') when it was not 16-bit PCM."""
+    trimmed_from: int | None = None
+    """Length in samples (at the wanted rate) of a clip longer than the clip length, which was cut to its
+    start. Set by kws.data.clips when it fits a file to one clip; load_audio itself never cuts."""
 
     @property
     def any(self) -> bool:
-        """True when the file needed any conversion."""
+        """True when the file needed any format conversion (trimming is not one)."""
         return bool(self.resampled_from or self.downmixed_from or self.converted_from)
 
 

@@ -4,7 +4,8 @@
     print_stats(dataset_stats(cfg.data, cfg.frontend, check_audio=True))
 
 Counts follow kws.data.index's recipe exactly (what build_splits would give); the audio check decodes
-every clip and noise file with kws.data.clips' decoder and reports format fixes and unusable files.
+every clip and noise file with kws.data.clips' decoder and reports format fixes, clips longer than one
+clip (only their start is used) and unusable files (`kws data stats --check-audio` then exits 2).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from kws.config import DataConfig, FrontendConfig
-from kws.data.clips import FIX_KINDS, decode_many
+from kws.data.clips import FIX_KINDS, count_fixes, decode_many, trimmed_note
 from kws.data.index import LAYOUT_FULL, empty_splits, index_dataset
 from kws.data.split import SPLITS
 
@@ -41,7 +42,12 @@ class DatasetStats:
     audio_checked: bool = False
     files_checked: int = 0
     fixes: dict[str, int] | None = None
-    """resampled / downmixed / converted file counts (check_audio only)."""
+    """resampled / downmixed / converted / trimmed file counts (check_audio only). Trimmed counts clips
+    longer than frontend.clip_duration_ms, of which only the start is used (noise files are meant to be long)."""
+    first_long: tuple[tuple[str, float], ...] = ()
+    """Up to five (path, seconds) of the trimmed clips."""
+    clip_seconds: float = 1.0
+    """frontend.clip_duration_ms in seconds (for the trimmed note)."""
     bad_files: int = 0
     first_bad: tuple[tuple[str, str], ...] = ()
     """Up to five (path, reason) of unusable files."""
@@ -87,19 +93,24 @@ def dataset_stats(data: DataConfig, frontend: FrontendConfig, check_audio: bool 
         generated_silence=generated, problems=tuple(empty_splits(data, index)))
     if not check_audio:
         return stats
-    paths = [str(p) for p in index.all_files] + [str(p) for p in index.noise_files]
+    clips = [str(p) for p in index.all_files]
+    paths = clips + [str(p) for p in index.noise_files]
     fixes = dict.fromkeys(FIX_KINDS, 0)
     bad: list[tuple[str, str]] = []
-    for _, _, fix, error in decode_many(paths, frontend, stop_on_error=False, progress=progress,
+    long: list[tuple[str, float]] = []
+    for i, _, fix, error in decode_many(paths, frontend, stop_on_error=False, progress=progress,
                                          desc="checking audio"):
         if error is not None:
             bad.append((error.path, error.reason))
             continue
-        fixes["resampled"] += fix.resampled_from is not None
-        fixes["downmixed"] += fix.downmixed_from is not None
-        fixes["converted"] += fix.converted_from is not None
+        if i >= len(clips):  # a noise file: long on purpose, cut into clips by the augmenter
+            fix = dataclasses.replace(fix, trimmed_from=None)
+        elif fix.trimmed_from is not None:
+            long.append((paths[i], round(fix.trimmed_from / frontend.sample_rate, 2)))
+        count_fixes(fixes, fix)
     return dataclasses.replace(stats, audio_checked=True, files_checked=len(paths), fixes=fixes,
-                               bad_files=len(bad), first_bad=tuple(bad[:5]))
+                               bad_files=len(bad), first_bad=tuple(bad[:5]), first_long=tuple(long[:5]),
+                               clip_seconds=frontend.clip_duration_ms / 1000)
 
 
 def print_stats(stats: DatasetStats) -> None:
@@ -148,6 +159,13 @@ def print_stats(stats: DatasetStats) -> None:
             console.print(f"  ... and {stats.bad_files - len(stats.first_bad)} more")
         if stats.bad_files:
             console.print("  training stops at the first of these unless data.on_bad_audio='skip'")
+        trimmed = stats.fixes.get("trimmed", 0)
+        if trimmed:
+            console.print(f"[yellow]warning[/yellow]: {trimmed_note(trimmed, stats.clip_seconds)}", highlight=False)
+            for path, seconds in stats.first_long:
+                console.print(f"  [yellow]long[/yellow] {path}: {seconds:.1f} s", highlight=False)
+            if trimmed > len(stats.first_long):
+                console.print(f"  ... and {trimmed - len(stats.first_long)} more")
 
 
 __all__ = ["DatasetStats", "dataset_stats", "print_stats"]
