@@ -8,6 +8,7 @@
         with BoardLink.open(board.port) as link: link.hello()
 
     python -m kws.device.m4 board            # build and start the board, print its port, until Ctrl-C
+    python -m kws.device.m4 board --aot DIR --settings runs/demo/export/generated    # a compiled model
     python -m kws.device.m4 size ELF         # the size report of an ELF built here
     python -m kws.device.m4 run ELF          # run a test program, print its UART output, exit with its code
 
@@ -776,14 +777,18 @@ class M4Board:
         self.stop()
 
 
-def run_board(*, frontend: FrontendConfig = FrontendConfig(), port_file: Path | None = None,
+def run_board(frontend: FrontendConfig = FrontendConfig(), *, backend: str = "fake",
+              settings_dir: str | Path | None = None, aot_dir: str | Path | None = None,
+              defines: Mapping[str, object] | None = None, port_file: Path | None = None,
               serial_log: Path | None = None, icount_shift: int | None = 0,
               say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)) -> int:
-    """`kws emulate --board m4`: build, start, print the port on stdout (alone on its line), serve until Ctrl-C."""
-    board = M4Board(frontend, icount_shift=icount_shift, serial_log=serial_log)
+    """`kws emulate --board m4`: build, start, print the port on stdout (alone on its line), serve until Ctrl-C.
+    The build arguments are build_board_elf's (fake model by default; backend="aot" for a compiled run)."""
+    board = M4Board(frontend, backend=backend, settings_dir=settings_dir, aot_dir=aot_dir, defines=defines,
+                    icount_shift=icount_shift, serial_log=serial_log)
     port = board.start()
     try:
-        say(f"M4 board (QEMU {QEMU_MACHINE}, fake model backend) on {port}: {board.elf}")
+        say(f"M4 board (QEMU {QEMU_MACHINE}, {backend} model backend) on {port}: {board.elf}")
         say(f"try: kws monitor --port {port}    (Ctrl-C stops the board)")
         if port_file is not None:
             from kws.fsutil import atomic_write_text
@@ -807,7 +812,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: board | size ELF | run ELF."""
     parser = argparse.ArgumentParser(prog="python -m kws.device.m4", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    board = commands.add_parser("board", help="build and start the KWS firmware on a pty (fake model)")
+    board = commands.add_parser("board", help="build and start the KWS firmware on a pty (fake model unless --aot)")
+    board.add_argument("--aot", type=Path, default=None, help="folder `kws compile` wrote kws_model_aot.c/.h to")
+    board.add_argument("--settings", type=Path, default=None,
+                       help="with --aot: the export's generated/ (kws_settings.h, kws_frontend_tables.h)")
+    board.add_argument("--define", action="append", default=[], metavar="NAME[=VALUE]",
+                       help="a C define for every source, e.g. KWS_KERNELS_PORTABLE (repeatable)")
     board.add_argument("--port-file", type=Path, default=None)
     board.add_argument("--serial-log", type=Path, default=None, help="also record what the board writes")
     size = commands.add_parser("size", help="flash/RAM/stack report of an ELF")
@@ -819,7 +829,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "board":
-            return run_board(port_file=args.port_file, serial_log=args.serial_log)
+            defines = dict((d.split("=", 1) + [None])[:2] for d in args.define)
+            if args.aot is not None:
+                return run_board(backend="aot", aot_dir=args.aot, settings_dir=args.settings, defines=defines,
+                                 port_file=args.port_file, serial_log=args.serial_log)
+            return run_board(defines=defines, port_file=args.port_file, serial_log=args.serial_log)
         if args.command == "size":
             report = size_report(args.elf)
             print(report.summary())
