@@ -18,11 +18,20 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def _umask() -> int:
+    umask = os.umask(0)  # the only way to read it is to set it: put it back at once
+    os.umask(umask)
+    return umask
+
+
 def _default_mode() -> int:
     """0o666 less the process umask: what open() would give a new file (mkstemp gives 0o600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~_umask()
+
+
+def _default_dir_mode() -> int:
+    """0o777 less the process umask: what mkdir() would give a new folder (mkdtemp gives 0o700)."""
+    return 0o777 & ~_umask()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -118,7 +127,9 @@ def atomic_directory(path: str | os.PathLike[str], *, replace: bool = False) -> 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
+        # Private while it is built; shared like any other folder once it is whole (its files already are).
         yield tmp
+        os.chmod(tmp, _default_dir_mode())
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)

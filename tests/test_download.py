@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import random
 import re
+import stat
 import tarfile
 import threading
 import time
@@ -446,3 +448,14 @@ def test_unsafe_member_is_refused_by_name_without_retry_advice(server: LocalServ
     assert "corrupt" not in message and "rerun" not in message and "again" not in message
     assert not (tmp_path / "evil.txt").exists()
     assert list(dest.iterdir()) == []  # nothing unpacked, the hostile archive deleted, no temp folder
+
+
+def test_dataset_folders_and_files_get_normal_modes(server: LocalServer, tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        root = _run(server, tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(root.stat().st_mode) == 0o755  # was 0o700: mkdtemp's private mode leaked through
+    assert stat.S_IMODE((root / "yes").stat().st_mode) == 0o755
+    assert stat.S_IMODE((root / "testing_list.txt").stat().st_mode) & 0o044 == 0o044
