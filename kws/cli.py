@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from kws.errors import KwsError
 
@@ -51,11 +51,18 @@ COMMAND_MODULES: tuple[str, ...] = (
 """Modules whose `register(commands)` adds subcommands, in the order `kws --help` lists them."""
 
 
+class KwsArgumentParser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported as one line (kws's error format) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for tests and for generating docs)."""
     from kws import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = KwsArgumentParser(
         prog="kws", description="Keyword spotting on microcontrollers: data to board and back to numbers.",
         epilog=PIPELINE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"kws {__version__}")

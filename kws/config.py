@@ -515,6 +515,8 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: typing.Se
             layers.append((path, tomllib.loads(path.read_text(encoding="utf-8"))))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path} is not a text file (not UTF-8): pass a TOML config") from None
     return load_config_values(layers, overrides)
 
 

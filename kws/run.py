@@ -246,7 +246,7 @@ class Run:
 
         An flock on runs/<name>/.lock: the kernel releases it when its process dies, so a lock left by a
         killed process never blocks (the file stays, empty or naming the dead holder, and is taken over)."""
-        created = not self.dir.exists()
+        created = [d for d in (self.dir, *self.dir.parents) if not d.exists()]  # runs/ too, on a first run
         self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -264,7 +264,9 @@ class Run:
             os.ftruncate(fd, 0)
             if created and [p.name for p in self.dir.iterdir()] == [self.lock_path.name]:
                 self.lock_path.unlink()  # a command that failed before writing anything leaves no folder
-                self.dir.rmdir()
+                for folder in created:
+                    with contextlib.suppress(OSError):  # not empty: something else lives there now
+                        folder.rmdir()
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
@@ -326,6 +328,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not a text file (not UTF-8): pass a TOML config") from None
 
 
 def read_deploy_overlay(path: str | Path) -> dict[str, Any]:

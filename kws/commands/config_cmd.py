@@ -12,7 +12,7 @@ def _show(args: argparse.Namespace) -> int:
     from kws.config import config_to_toml, write_resolved_config
     from kws.run import Run
 
-    if args.run:
+    if args.run is not None:
         run = Run.named(args.run)
         config = run.base_config(args.config, args.overrides)  # config.toml is what deploy.toml is laid over
         path = write_resolved_config(config, run.dir)
