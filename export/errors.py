@@ -22,7 +22,3 @@ class UnsupportedOpError(ExportError):
 
 class ParityError(ExportError):
     """Two hops that must agree (within a stated tolerance, or bit for bit) do not."""
-
-
-class BudgetError(ExportError):
-    """Model plus tensor arena plus code does not fit the target board with the required headroom."""

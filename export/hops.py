@@ -23,12 +23,12 @@ from typing import Any, Callable
 import numpy as np
 
 from export.audit import OpAudit
-from export.budget import BoardBudget, BudgetReport
 from export.inputs import ExportData, SourceModel
 from export.onnx_export import OnnxReport
 from export.tf_convert import Int8Conversion
 from export.tflm_check import ArenaReport, TflmComparison
 from kws.config import KwsConfig
+from kws.device.budget import BoardBudget, BudgetReport
 from kws.device.settings_header import DeviceSettings
 from kws.fsutil import write_json
 
@@ -153,7 +153,7 @@ def check_tflm(conversion: Int8Conversion, data: ExportData, config: KwsConfig, 
 
 def check_fit(board: BoardBudget, conversion: Int8Conversion, tflm: TflmCheck, say: Say) -> BudgetReport:
     """Model flash and arena RAM against the board's budget (BudgetError: nothing is written)."""
-    from export.budget import check_budget
+    from kws.device.budget import check_budget
 
     budget = check_budget(board, len(conversion.model), tflm.arena_size)
     say(f"budget: {budget.board.name}: flash {budget.flash_used:,}/{budget.flash_limit:,} B, "

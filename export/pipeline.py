@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from export import hops
-from export.budget import BoardBudget, board_budget
 from export.inputs import load_data, load_source
 from export.layout import ExportFolder
 from export.report import Chain, parity_report, write_parity
 from kws.config import KwsConfig
+from kws.device.budget import BoardBudget, board_budget
 from kws.fsutil import atomic_directory
 from kws.run import Run
 

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from export.audit import OpAudit
-from export.budget import BudgetReport
 from export.hops import FloatScores, SavedModel, TflmCheck
 from export.inputs import ExportData, SourceModel, float_checkpoint_accuracy, simulated_int8
 from export.layout import ExportFolder
@@ -25,6 +24,7 @@ from export.onnx_export import OnnxReport
 from export.parity import Hop, build_report_dict, render_markdown
 from export.tf_convert import Int8Conversion
 from kws.config import KwsConfig, config_to_dict
+from kws.device.budget import BudgetReport
 from kws.device.settings_header import DeviceSettings
 from kws.fsutil import json_safe, write_json
 from kws.run import Run

@@ -366,8 +366,7 @@ def test_input_quantization_mismatch_names_both_values(exported):
 
 
 def test_budget_table_refuses_what_does_not_fit():
-    from export.budget import BOARDS, check_budget
-    from export.errors import BudgetError
+    from kws.device.budget import BOARDS, BudgetError, check_budget
 
     nano = BOARDS["nano33ble"]
     assert (nano.flash_bytes, nano.ram_bytes) == (1024 * 1024, 256 * 1024)
@@ -381,9 +380,8 @@ def test_budget_table_refuses_what_does_not_fit():
 
 
 def test_budget_refusal_keeps_the_previous_export_and_leaves_nothing_partial(exported, trained):
-    from export.budget import BoardBudget
-    from export.errors import BudgetError
     from export.pipeline import export_run
+    from kws.device.budget import BoardBudget, BudgetError
 
     config, run = trained
     before = _tree_digest(run / "export")
@@ -586,7 +584,7 @@ def test_kws_export_loads_the_run_config_with_its_deploy_overlay(tmp_path, monke
 
 def test_export_modules_import_tensorflow_only_when_a_hop_runs():
     code = ("import sys, export.pipeline, export.cli, export.audit, export.tf_convert, export.tflm_check, "
-            "export.c_array, export.parity, export.budget, export.hops, export.inputs, export.layout, export.report\n"
+            "export.c_array, export.parity, export.hops, export.inputs, export.layout, export.report\n"
             "assert 'tensorflow' not in sys.modules and 'onnx2tf' not in sys.modules\nprint('ok')\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

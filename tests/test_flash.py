@@ -239,8 +239,8 @@ def test_missing_arduino_cli_says_how_to_install_it(run, tmp_path, monkeypatch):
 
 
 def test_over_budget_is_refused_before_any_arduino_cli_call(fake, run, monkeypatch):
-    from export import budget
-    from export.errors import BudgetError
+    from kws.device import budget
+    from kws.device.budget import BudgetError
 
     tiny_board = budget.BoardBudget("nano33ble", "a Nano with 16 KiB of flash", flash_bytes=16 * 1024,
                                     ram_bytes=256 * 1024, code_flash_estimate=8 * 1024, ram_reserved_estimate=0,

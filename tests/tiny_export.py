@@ -92,11 +92,11 @@ def build_tiny_export(run_dir: Path, seed: int = 11) -> Path:
     """Write run_dir/config.toml and run_dir/export/ (model_int8.tflite, ops.json, parity.json with the
     arena figures, generated/); returns run_dir."""
     from export.audit import audit_ops
-    from export.budget import check_budget
     from export.c_array import DeviceSettings, sha256_hex, write_generated
     from export.layout import OPS_AUDIT
     from export.tf_convert import convert_int8
     from export.tflm_check import find_arena
+    from kws.device.budget import check_budget
 
     config = tiny_config()
     run = Run.at(run_dir)

@@ -6,8 +6,8 @@
     make flash RUN=demo [PORT=/dev/ttyACM0]
 
 Steps, each failing with a message that says what to do:
- 1. read runs/<run>/export (kws.device.artifacts) and check the memory budget (export/budget.py, imported
-    lazily; it does not import TensorFlow) before any arduino-cli call;
+ 1. read runs/<run>/export (kws.device.artifacts) and check the memory budget (kws/device/budget.py)
+    before any arduino-cli call;
  2. arduino-cli must be on PATH (or $ARDUINO_CLI); `core list` / `core install arduino:mbed_nano` (after
     `core update-index`) when the mbed Nano core is missing; `lib list` / `lib install --git-url` of the
     TensorFlow Lite Micro library when missing (README: which library and why);
@@ -236,7 +236,7 @@ def flash(run: Run, *, port: str | None = None, board: str = "nano33ble", stage_
         raise FlashError(f"kws flash knows the board 'nano33ble' only, got {board!r} (the emulated board needs no "
                          f"flashing: kws emulate)")
     exported = ExportedModel.load(run)
-    from export.budget import check_budget  # lazily: kws never imports export/ at module level
+    from kws.device.budget import check_budget
 
     budget = check_budget(board, len(exported.model), exported.arena_bytes)
     say(f"budget {board}: flash {budget.flash_used:,}/{budget.flash_limit:,} B (model {len(exported.model):,} B "

@@ -1,6 +1,6 @@
 """Will it fit? Model flash + tensor arena RAM (+ a stated estimate for code) per target board.
 
-    from export.budget import check_budget
+    from kws.device.budget import check_budget
     report = check_budget("nano33ble", model_bytes=19680, arena_bytes=10832)   # BudgetError if not
 
 The code estimates are estimates, stated here so they can be argued with: they cover the Arduino mbed
@@ -16,7 +16,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from export.errors import BudgetError
+from kws.errors import KwsError
+
+
+class BudgetError(KwsError):
+    """Model plus tensor arena plus code does not fit the target board with the required headroom."""
 
 KIB = 1024
 
