@@ -21,8 +21,13 @@ import hashlib
 from pathlib import Path
 
 from kws.config import KwsConfig
-from kws.device.settings_header import (SETTINGS_HEADER, DeviceSettings, generated_banner, render_settings,
-                                        write_device_settings)
+from kws.device.settings_header import (
+    SETTINGS_HEADER,
+    DeviceSettings,
+    generated_banner,
+    render_settings,
+    write_device_settings,
+)
 from kws.frontend_tables import HEADER_NAME as FRONTEND_HEADER
 from kws.frontend_tables import render_header
 from kws.fsutil import atomic_write_text

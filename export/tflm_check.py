@@ -224,8 +224,8 @@ class TflmComparison:
 def _explain_clip(model: bytes, sample: np.ndarray, clip: int) -> dict:
     from tflite_micro.python.tflite_micro import runtime
 
-    from export.tflite_model import graph
     from export.tfenv import import_tensorflow
+    from export.tflite_model import graph
 
     tf = import_tensorflow()
     nodes, tensors = graph(model)
