@@ -184,6 +184,11 @@ class Run:
         return self.export_dir / "generated"
 
     @property
+    def aot_dir(self) -> Path:
+        """The model compiled to plain C by `kws compile` (kws_model_aot.c/.h): the board's default backend."""
+        return self.export_dir / "aot"
+
+    @property
     def parity(self) -> Path:
         """parity.json: the last file the export writes (Make's target for the export)."""
         return self.export_dir / "parity.json"

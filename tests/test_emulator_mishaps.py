@@ -93,7 +93,7 @@ def test_sigterm_stops_the_board_like_ctrl_c_and_removes_its_port_file(project):
 
 
 def test_the_identity_of_another_model_with_labels_is_announced(project):
-    from kws.device.emulator import served_model
+    from kws.device.serve import served_model
 
     other = project / "other.tflite"
     other.write_bytes((project / "runs" / "tiny" / "export" / "model_int8.tflite").read_bytes() + bytes(16))

@@ -9,11 +9,11 @@ from kws.commands.common import run_of, writes_run
 
 
 def _emulate(args: argparse.Namespace) -> int:
-    from kws.device.emulator import run_emulator
+    from kws.device.serve import run_emulator
 
     labels = args.labels.split(",") if args.labels is not None else None
     return run_emulator(run_of(args), model_path=args.model, mic_paths=args.mic, realtime=args.realtime,
-                        loop_mic=args.loop, port_file=args.port_file, labels=labels)
+                        loop_mic=args.loop, port_file=args.port_file, labels=labels, board_kind=args.board)
 
 
 def _monitor(args: argparse.Namespace) -> int:
@@ -37,6 +37,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     emulate = commands.add_parser("emulate", help="run the firmware core as an emulated board on a pseudo-terminal "
                                                   "(prints the port; Ctrl-C stops it)")
     emulate.add_argument("--run", default="demo", help="run whose export to serve (runs/<RUN>/export; default: demo)")
+    emulate.add_argument("--board", choices=("host", "m4"), default="host",
+                         help="host: the core in-process with TFLite Micro (default); m4: the whole firmware with the "
+                              "compiled model on QEMU's Cortex-M4 (mps2-an386)")
     emulate.add_argument("--model", type=Path, default=None, help="a .tflite to run instead of the export's")
     emulate.add_argument("--labels", default=None, metavar="A,B,C",
                          help="the --model's labels in output order (required when it is not the run's export)")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from kws.commands.common import add_config_options, run_of, stderr_say, writes_run
+from kws.device.boards import BOARDS
 from kws.device.session import LinkSettings
 
 _LINK = LinkSettings()
@@ -17,12 +18,13 @@ def _eval(args: argparse.Namespace) -> int:
 
     run = run_of(args)
     config = run.config(args.config, args.overrides)  # a bad --set is reported before any board is touched
+    emulate = args.emulate or args.board is not None
     port = None
-    if not args.emulate:  # --port, else the one Nano on USB (a missing run or bad --set is reported first)
+    if not emulate:  # --port, else the one Nano on USB (a missing run or bad --set is reported first)
         from kws.device.arduino_cli import find_board_port
 
         port = find_board_port(args.port)
-    options = EvalOptions(port=port, emulate=args.emulate, feed=args.feed,
+    options = EvalOptions(port=port, emulate=emulate, board=args.board or "host", feed=args.feed,
                           data_dir=str(args.data) if args.data is not None else None, split=args.split,
                           limit=args.limit, restart=args.restart, progress=not args.quiet, target_far=args.target_far,
                           timeout=args.timeout, retries=args.retries, chunk_samples=args.chunk_samples)
@@ -78,7 +80,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--run", default="demo", help="run whose export is evaluated (default: demo)")
     where = ev.add_mutually_exclusive_group()
     where.add_argument("--port", default=None, help="the board's serial port (default: the one Nano on USB)")
-    where.add_argument("--emulate", action="store_true", help="start the emulated board for this evaluation")
+    where.add_argument("--emulate", action="store_true", help="start the emulated host board for this evaluation")
+    where.add_argument("--board", choices=BOARDS, default=None,
+                       help="start this emulated board: host (TFLite Micro runtime on the host) or m4 (the firmware "
+                            "with the compiled model on QEMU's Cortex-M4)")
     ev.add_argument("--feed", choices=("audio", "features"), default="audio",
                     help="audio (the whole device pipeline; default) or features (int8 reference features: the "
                          "model alone)")

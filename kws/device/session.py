@@ -131,16 +131,17 @@ class SessionStats:
 
 class BoardSession:
     """A link to a board, identity checked against `exported` (None: no check): a port, or the emulated
-    board started here (emulate=True)."""
+    board started here (emulate=True; `board` 'host' or 'm4', kws.device.boards)."""
 
     def __init__(self, exported: "ExportedModel | None", *, port: str | None = None, emulate: bool = False,
                  feed: str = "audio", link: LinkSettings = LinkSettings(), build_dir: Path | None = None,
-                 handshake: bool = True, baudrate: int | None = None) -> None:
+                 handshake: bool = True, baudrate: int | None = None, board: str = "host") -> None:
         if feed not in FEEDS:
             raise SessionError(f"--feed must be one of {', '.join(FEEDS)}, got {feed!r}")
         self.exported = exported
         self.port = port or ""
         self.emulate = emulate
+        self.board_kind = board
         self.feed = feed
         self.settings = link
         self.build_dir = build_dir
@@ -158,11 +159,11 @@ class BoardSession:
     def __enter__(self) -> "BoardSession":
         try:
             if self.emulate:
-                from kws.device.emulator import Emulator
+                from kws.device.boards import emulated_board
 
                 if self.exported is None:
                     raise SessionError("the emulated board needs a run's export to serve")
-                self.emulator = Emulator(exported=self.exported, build_dir=self.build_dir)
+                self.emulator = emulated_board(self.board_kind, self.exported, build_dir=self.build_dir)
                 self.port = self.emulator.start()
             self.link = self._open()
             if self._handshake_on_enter:

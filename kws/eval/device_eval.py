@@ -87,8 +87,8 @@ def evaluate_clips(run: "Run | str | Path", options: EvalOptions, *, config: "Kw
     names = [clips.name(k) for k in range(n)]
     truth = clips.labels
 
-    with BoardSession(exported, port=options.port, emulate=options.emulate, feed=options.feed,
-                      link=options.link_settings, build_dir=options.build_dir) as session:
+    with BoardSession(exported, port=options.port, emulate=options.emulate, board=options.board,
+                      feed=options.feed, link=options.link_settings, build_dir=options.build_dir) as session:
         header = {"journal": "kws-eval", "version": JOURNAL_VERSION, "model_sha256": exported.sha256,
                   "labels": list(exported.labels), "feed": options.feed, "board": session.board,
                   "split": options.split, "clips": n, "clips_sha256": clips.sha256(),

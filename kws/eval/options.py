@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kws.device.boards import BOARDS
 from kws.device.session import FEEDS, LinkSettings
 from kws.eval.errors import DeviceEvalError
 
@@ -24,7 +25,9 @@ class EvalOptions:
     port: str | None = None
     """Serial port of the board (a device path, a pty); None with emulate=True."""
     emulate: bool = False
-    """Start the emulated board for the run (kws.device.emulator) and stop it at the end."""
+    """Start the emulated board for the run (kws.device.boards) and stop it at the end."""
+    board: str = "host"
+    """Which emulated board: 'host' (TFLite Micro runtime on the host) or 'm4' (the firmware on QEMU's M4)."""
     feed: str = "audio"
     """'audio' (the whole device pipeline) or 'features' (int8 reference features: the model alone)."""
     data_dir: str | None = None
@@ -54,6 +57,8 @@ class EvalOptions:
             raise DeviceEvalError(f"--feed must be one of {', '.join(FEEDS)}, got {self.feed!r}")
         if self.emulate == bool(self.port):
             raise DeviceEvalError("give either a port (--port) or --emulate, not both and not neither")
+        if self.board not in BOARDS:
+            raise DeviceEvalError(f"--board must be one of {', '.join(BOARDS)}, got {self.board!r}")
         if self.limit is not None and self.limit < 1:
             raise DeviceEvalError(f"--limit must be at least 1, got {self.limit}")
         if not 0.0 <= self.target_far <= 1.0:

@@ -432,8 +432,8 @@ def evaluate_stream(run: "Run | str | Path", options: EvalOptions, stream_option
     chunk = max(1, int(round(stream_options.chunk_ms * sr / 1000)))
 
     link = config_replace(options.link_settings, chunk_samples=chunk)
-    with BoardSession(exported, port=options.port, emulate=options.emulate, feed="audio", link=link,
-                      build_dir=options.build_dir) as session:
+    with BoardSession(exported, port=options.port, emulate=options.emulate, board=options.board, feed="audio",
+                      link=link, build_dir=options.build_dir) as session:
         assert session.info is not None
         params = P.Params(**asdict(recognizer.recognizer_settings()), infer_every=session.info.params.infer_every,
                           flags=int(P.Flag.SCORES))

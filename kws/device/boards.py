@@ -1,0 +1,79 @@
+"""The emulated boards a run can be served on, behind one interface: `host` (the core in-process with the
+TensorFlow Lite Micro runtime, on a pty) and `m4` (the whole firmware on QEMU's Cortex-M4, with the model
+compiled by `kws compile`).
+
+    from kws.device.boards import BOARDS, emulated_board
+    with emulated_board("m4", exported) as board:     # start() -> the pty; stop() always cleans up
+        BoardLink.open(board.port) ...
+
+The M4 board runs runs/<run>/export/aot/ (written by `kws export`); an export made before the compiler
+existed, or a --model, is compiled here first (no TensorFlow needed, a second or two).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kws.errors import KwsError
+from kws.run import Run
+
+if TYPE_CHECKING:
+    from kws.device.artifacts import ExportedModel
+
+BOARDS = ("host", "m4")
+"""Emulated boards: 'host' (TFLite Micro runtime in-process) and 'm4' (Cortex-M4 firmware on QEMU)."""
+
+
+class EmulatedBoard(Protocol):
+    port: str
+
+    def start(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+class BoardChoiceError(KwsError):
+    """An emulated board that does not exist, or cannot serve this model."""
+
+
+def compiled_model_dir(exported: "ExportedModel", build_dir: Path | None = None) -> Path:
+    """The folder with kws_model_aot.c/.h for exactly `exported.model`: the export's aot/ when it holds that
+    model, else a compilation of it under build/ (or `build_dir`), cached by the model's hash."""
+    from kws.compile.command import compile_tflite
+
+    run = Run.at(exported.run_dir)
+    header = run.aot_dir / "kws_model_aot.h"
+    if header.is_file() and f'"{exported.sha256}"' in header.read_text(encoding="utf-8"):
+        return run.aot_dir
+    from kws.device.m4 import DEFAULT_BUILD_DIR
+
+    folder = Path(build_dir or DEFAULT_BUILD_DIR) / "aot" / exported.sha256[:16]
+    if not (folder / "kws_model_aot.h").is_file():
+        compile_tflite(exported.model_path, folder)
+    return folder
+
+
+def emulated_board(kind: str, exported: "ExportedModel", *, build_dir: Path | None = None,
+                   serial_log: Path | None = None, **host_options: Any) -> EmulatedBoard:
+    """An unstarted board of `kind` serving `exported` (host_options go to the host board's Emulator)."""
+    if kind == "host":
+        from kws.device.emulator import Emulator
+
+        return Emulator(exported=exported, build_dir=build_dir, **host_options)
+    if kind == "m4":
+        from kws.device.m4 import M4Board
+
+        if exported.sha256 != exported.settings_sha256:
+            raise BoardChoiceError(f"the M4 board runs the run's exported model as compiled C; {exported.model_path} "
+                                   f"is another model: serve it on the host board (--board host)")
+        if host_options:
+            raise BoardChoiceError(f"{', '.join(sorted(host_options))}: options of the host board; the M4 board "
+                                   f"has no microphone source or host-side model")
+        aot = compiled_model_dir(exported, build_dir)
+        return M4Board(exported.frontend, backend="aot", labels=exported.labels, recognizer=exported.recognizer,
+                       settings_dir=exported.generated_dir, aot_dir=aot, build_dir=build_dir, serial_log=serial_log)
+    raise BoardChoiceError(f"--board must be one of {', '.join(BOARDS)}, got {kind!r}")
+
+
+__all__ = ["BOARDS", "BoardChoiceError", "EmulatedBoard", "compiled_model_dir", "emulated_board"]
