@@ -1,0 +1,259 @@
+"""Models for the compiler's bit-exactness tests, made with the TFLite converter in seconds (TensorFlow).
+
+    from compile_models import convert, random_op_models, ds_cnn_tflite, tflm_outputs
+    model = convert(lambda x: tf.nn.relu(x), (1, 4, 4, 3), (-1.0, 1.0), seed=0)   # full-int8 flatbuffer bytes
+    cases = random_op_models("conv", count=6, seed=1)                                # [(id, bytes)]
+    y = tflm_outputs(model, x_int8)                                                   # the golden outputs
+
+Random single-op models draw shapes, kernel sizes, strides, dilations, SAME/VALID padding, depth
+multipliers, fused activations and the calibration range (a range on one side of zero gives the extreme
+zero points -128 and 127). Weights are seeded normals; the converter quantizes per channel. DS-CNN (the
+README's shape: 64 channels, 10x4 stride-2 conv, 4 depthwise-separable blocks, average pool, FC) goes through
+the export stage's own converter (`export.tf_convert.convert_int8`, input pinned to the frontend's int8).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+RANGES = ((-1.0, 1.0), (0.05, 4.0), (-4.0, -0.05), (-0.2, 6.0), (-3.0, 0.5))
+"""Calibration ranges: symmetric, all positive (zero point -128), all negative (127), skewed."""
+
+
+@functools.lru_cache(maxsize=1)
+def tf() -> Any:
+    from export.tfenv import import_tensorflow
+
+    return import_tensorflow()
+
+
+def convert(fn: Callable, input_shape: tuple[int, ...], value_range: tuple[float, float], seed: int = 0,
+            per_channel_dense: bool = False) -> bytes:
+    """A full-int8 (int8 in and out) flatbuffer of the float function `fn`, calibrated on uniform data."""
+    from export.tfenv import captured_output, quiet_warnings
+
+    t = tf()
+    rng = np.random.default_rng(seed)
+    lo, hi = value_range
+
+    def representative():
+        for _ in range(8):
+            yield [rng.uniform(lo, hi, size=input_shape).astype(np.float32)]
+
+    function = t.function(fn)
+    concrete = function.get_concrete_function(t.TensorSpec(input_shape, t.float32))
+    converter = t.lite.TFLiteConverter.from_concrete_functions([concrete], function)
+    converter.optimizations = [t.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [t.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = t.int8
+    converter.inference_output_type = t.int8
+    if per_channel_dense:
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = False
+    with quiet_warnings(), captured_output():
+        return bytes(converter.convert())
+
+
+def tflm_outputs(model: bytes, inputs: np.ndarray) -> np.ndarray:
+    """Outputs [N, out] of the tflite_micro runtime (TFLM's reference kernels): the golden vectors."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
+    shape = tuple(interpreter.get_input_details(0)["shape"])
+    out = []
+    for x in inputs:
+        interpreter.set_input(np.asarray(x, np.int8).reshape(shape), 0)
+        interpreter.invoke()
+        out.append(np.array(interpreter.get_output(0)).reshape(-1).copy())
+    return np.stack(out)
+
+
+def input_shape(model: bytes) -> tuple[int, ...]:
+    from kws.compile.tflite_reader import read_tflite
+
+    raw = read_tflite(model)
+    return raw.tensors[raw.inputs[0]].shape
+
+
+def _weights(rng: np.random.Generator, shape: tuple[int, ...], per_channel_axis: int = -1) -> np.ndarray:
+    # Per-channel magnitudes spread over a decade, so per-channel scales really differ.
+    w = rng.normal(0.0, 1.0, shape)
+    axis = per_channel_axis % len(shape)
+    spread = 10 ** rng.uniform(-1, 0, shape[axis])
+    spread = spread.reshape([shape[axis] if d == axis else 1 for d in range(len(shape))])
+    fan_in = np.prod([s for d, s in enumerate(shape) if d != len(shape) - 1 and d != axis] or [1])
+    return (w * spread / np.sqrt(fan_in)).astype(np.float32)
+
+
+def _activation(t: Any, rng: np.random.Generator) -> tuple[str, Callable]:
+    name = ("none", "relu", "relu6")[int(rng.integers(3))]
+    return name, {"none": lambda v: v, "relu": t.nn.relu, "relu6": t.nn.relu6}[name]
+
+
+def _conv_case(rng: np.random.Generator, depthwise: bool) -> tuple[str, Callable, tuple[int, ...]]:
+    t = tf()
+    h, w = int(rng.integers(1, 13)), int(rng.integers(1, 13))
+    c = int(rng.integers(1, 9))
+    kh, kw = int(rng.integers(1, min(h, 5) + 1)), int(rng.integers(1, min(w, 5) + 1))
+    padding = ("SAME", "VALID")[int(rng.integers(2))]
+    dilated = rng.random() < 0.25
+    stride = 1 if dilated else int(rng.integers(1, 4))
+    dil = 2 if dilated and min(h - (kh - 1) * 2, w - (kw - 1) * 2) >= 1 else 1
+    act_name, act = _activation(t, rng)
+    bias = rng.normal(0, 0.3, 1).astype(np.float32)
+    if depthwise:
+        mult = int(rng.choice([1, 1, 2, 3, 8]))
+        kernel = t.constant(_weights(rng, (kh, kw, c, mult), per_channel_axis=2))
+        b = t.constant(np.repeat(bias, c * mult) + rng.normal(0, 0.2, c * mult).astype(np.float32))
+
+        def fn(x):
+            y = t.nn.depthwise_conv2d(x, kernel, [1, stride, stride, 1], padding, dilations=[dil, dil])
+            return act(y + b)
+
+        name = f"dw{h}x{w}x{c}_k{kh}x{kw}_m{mult}_s{stride}_d{dil}_{padding}_{act_name}"
+    else:
+        oc = int(rng.integers(1, 9))
+        sh, sw = (stride, stride) if dilated else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        kernel = t.constant(_weights(rng, (kh, kw, c, oc)))
+        b = t.constant(rng.normal(0, 0.3, oc).astype(np.float32))
+
+        def fn(x):
+            return act(t.nn.conv2d(x, kernel, [1, sh, sw, 1], padding, dilations=[dil, dil]) + b)
+
+        name = f"conv{h}x{w}x{c}_k{kh}x{kw}x{oc}_s{sh}{sw}_d{dil}_{padding}_{act_name}"
+    return name, fn, (1, h, w, c)
+
+
+def _fc_case(rng: np.random.Generator) -> tuple[str, Callable, tuple[int, ...]]:
+    t = tf()
+    batches = int(rng.choice([1, 1, 2]))
+    n, out = int(rng.integers(1, 200)), int(rng.integers(1, 20))
+    act_name, act = _activation(t, rng)
+    w = t.constant(_weights(rng, (n, out)))
+    b = t.constant(rng.normal(0, 0.3, out).astype(np.float32))
+    return f"fc{batches}x{n}_to_{out}_{act_name}", (lambda x: act(t.matmul(x, w) + b)), (batches, n)
+
+
+def _pool_case(rng: np.random.Generator, kind: str) -> tuple[str, Callable, tuple[int, ...]]:
+    t = tf()
+    h, w, c = int(rng.integers(1, 14)), int(rng.integers(1, 14)), int(rng.integers(1, 9))
+    kh, kw = int(rng.integers(1, min(h, 6) + 1)), int(rng.integers(1, min(w, 6) + 1))
+    sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    padding = ("SAME", "VALID")[int(rng.integers(2))]
+    op = t.nn.avg_pool2d if kind == "avgpool" else t.nn.max_pool2d
+    return (f"{kind}{h}x{w}x{c}_k{kh}x{kw}_s{sh}{sw}_{padding}",
+            lambda x: op(x, [kh, kw], [sh, sw], padding), (1, h, w, c))
+
+
+def _softmax_case(rng: np.random.Generator) -> tuple[str, Callable, tuple[int, ...]]:
+    flat, rows = (1, int(rng.integers(1, 40))), (1, int(rng.integers(1, 5)), int(rng.integers(2, 20)))
+    shape = (flat, rows)[int(rng.integers(2))]
+    return f"softmax{'x'.join(map(str, shape))}", (lambda x: tf().nn.softmax(x)), shape
+
+
+def _add_case(rng: np.random.Generator) -> tuple[str, Callable, tuple[int, ...]]:
+    h, w, c = int(rng.integers(1, 7)), int(rng.integers(1, 7)), int(rng.integers(1, 9))
+    act_name, act = _activation(tf(), rng)
+    other = [(1, 1, 1, c), (1, h, w, c), (1, 1, w, 1), (1, h, 1, c)][int(rng.integers(4))]
+    const = tf().constant(rng.normal(0, 1.5, other).astype(np.float32))
+    return f"add{h}x{w}x{c}_plus_{'x'.join(map(str, other))}_{act_name}", (lambda x: act(x + const)), (1, h, w, c)
+
+
+def _mean_case(rng: np.random.Generator) -> tuple[str, Callable, tuple[int, ...]]:
+    h, w, c = int(rng.integers(2, 9)), int(rng.integers(2, 9)), int(rng.integers(2, 9))
+    axes = [[1, 2], [1, 2], [3], [1], [2, 3]][int(rng.integers(5))]  # reduced sizes > 1: else TF drops the op
+    keep = bool(rng.integers(2))
+    return (f"mean{h}x{w}x{c}_axes{''.join(map(str, axes))}_{'keep' if keep else 'drop'}",
+            lambda x: tf().reduce_mean(x, axis=axes, keepdims=keep), (1, h, w, c))
+
+
+_BUILDERS: dict[str, Callable[[np.random.Generator], tuple[str, Callable, tuple[int, ...]]]] = {
+    "conv": lambda rng: _conv_case(rng, False), "depthwise": lambda rng: _conv_case(rng, True), "fc": _fc_case,
+    "avgpool": lambda rng: _pool_case(rng, "avgpool"), "maxpool": lambda rng: _pool_case(rng, "maxpool"),
+    "softmax": _softmax_case, "add": _add_case, "mean": _mean_case,
+}
+
+
+def random_op_models(kind: str, count: int, seed: int) -> list[tuple[str, bytes]]:
+    """`count` seeded single-op models of `kind` (conv, depthwise, fc, avgpool, maxpool, softmax, add, mean)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        name, fn, shape = _BUILDERS[kind](rng)
+        value_range = RANGES[int(rng.integers(len(RANGES)))]
+        out.append((f"{name}_r{value_range[0]:g}..{value_range[1]:g}",
+                    convert(fn, shape, value_range, seed=seed * 100 + i)))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- DS-CNN
+
+def ds_cnn_tflite(folder: Path, feature_type: str, seed: int = 5, width: int = 64, labels: int = 12) -> bytes:
+    """The README's DS-CNN on `feature_type` features with seeded weights (batch norm folded into the convs),
+    converted by the export stage (input pinned to the frontend's int8 quantization). Calibrated on real-ish
+    synthetic features (tests/tiny_export.py's generator)."""
+    from tiny_export import _calibration
+
+    from export.tf_convert import convert_int8
+    from kws.config import load_config
+
+    t = tf()
+    config = load_config(None, [f"frontend.feature_type={feature_type!r}".replace("'", '"')])
+    cfg = config.frontend
+    rng = np.random.default_rng(seed)
+    frames, feats = cfg.num_frames, cfg.num_features
+    oh, ow = -(-frames // 2), -(-feats // 2)
+
+    def var(shape, axis=-1, gain=1.0):
+        return t.Variable(_weights(rng, shape, axis) * gain)
+
+    class DSCNN(t.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = var((10, 4, 1, width), gain=2.0)
+            self.conv_b = t.Variable(rng.normal(0, 0.2, width).astype(np.float32))
+            self.dw = [var((3, 3, width, 1), axis=2, gain=2.0) for _ in range(4)]
+            self.dw_b = [t.Variable(rng.normal(0, 0.2, width).astype(np.float32)) for _ in range(4)]
+            self.pw = [var((1, 1, width, width), gain=2.0) for _ in range(4)]
+            self.pw_b = [t.Variable(rng.normal(0, 0.2, width).astype(np.float32)) for _ in range(4)]
+            self.fc = var((width, labels), gain=2.0)
+            self.fc_b = t.Variable(rng.normal(0, 0.3, labels).astype(np.float32))
+
+        @t.function(input_signature=[t.TensorSpec([1, frames, feats], t.float32, name="features")])
+        def __call__(self, features):
+            x = t.reshape(features, [1, frames, feats, 1])
+            x = t.nn.relu(t.nn.conv2d(x, self.conv, 2, "SAME") + self.conv_b)
+            for i in range(4):
+                x = t.nn.relu(t.nn.depthwise_conv2d(x, self.dw[i], [1, 1, 1, 1], "SAME") + self.dw_b[i])
+                x = t.nn.relu(t.nn.conv2d(x, self.pw[i], 1, "SAME") + self.pw_b[i])
+            x = t.nn.avg_pool2d(x, [oh, ow], [oh, ow], "VALID")
+            x = t.reshape(x, [1, width])
+            return {"scores": t.nn.softmax(t.matmul(x, self.fc) + self.fc_b)}
+
+    module = DSCNN()
+    saved = Path(folder) / f"ds_cnn_{feature_type}"
+    t.saved_model.save(module, str(saved), signatures={"serving_default": module.__call__})
+    return convert_int8(saved, _calibration(config, clips=16, seed=seed), cfg).model
+
+
+def real_features(root: Path, feature_type: str, count: int = 8) -> np.ndarray:
+    """int8 features [count, frames, features] of real clips (one per keyword folder, in a fixed order)."""
+    import torch
+
+    from kws.config import load_config
+    from kws.data.audio import fit_length, load_audio, to_int16
+    from kws.frontend import TorchFrontend
+
+    cfg = load_config(None, [f'frontend.feature_type="{feature_type}"']).frontend
+    clips = []
+    folders = sorted(p for p in Path(root).iterdir() if p.is_dir())
+    for i in range(count):
+        wavs = sorted(folders[i % len(folders)].glob("*.wav"))
+        audio, _ = load_audio(wavs[(i // len(folders)) % len(wavs)], cfg.sample_rate)
+        clips.append(to_int16(fit_length(audio, cfg.clip_samples)))
+    with torch.no_grad():
+        return TorchFrontend(cfg).features_int8(torch.from_numpy(np.stack(clips))).numpy()
