@@ -26,6 +26,7 @@ def _eval(args: argparse.Namespace) -> int:
         port = find_board_port(args.port)
     options = EvalOptions(port=port, emulate=emulate, board=args.board or "host", feed=args.feed,
                           data_dir=str(args.data) if args.data is not None else None, split=args.split,
+                          selection=args.select,
                           limit=args.limit, restart=args.restart, progress=not args.quiet, target_far=args.target_far,
                           timeout=args.timeout, retries=args.retries, chunk_samples=args.chunk_samples)
     say = stderr_say(args)
@@ -89,6 +90,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                          "model alone)")
     ev.add_argument("--data", type=Path, default=None, help="dataset root (default: the run's data.data_dir)")
     ev.add_argument("--split", default="testing", help="split to evaluate (default: testing)")
+    ev.add_argument("--select", choices=("recipe", "labelled", "all"), default="recipe",
+                    help="which clips of the split: recipe (the training recipe's sample; default), labelled (every "
+                         "clip of the folders the labels name: the keywords, _unknown_, _silence_), all (every clip; "
+                         "other words count as unknown)")
     ev.add_argument("--limit", type=int, default=None, help="an evenly spread subset of this many clips")
     ev.add_argument("--restart", action="store_true", help="start a new journal instead of resuming")
     ev.add_argument("--target-far", type=float, default=0.01,

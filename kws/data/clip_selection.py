@@ -8,6 +8,7 @@ subset, decoded once, and each clip's audio and int8 features exactly as the dev
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ class ClipSet:
     bank: "ClipBank"
     frontend: "FrontendConfig"
     augmenter: Any
+    selection: str = "recipe"
+    """Which clips of the split (kws.data.index.SELECTIONS)."""
+    mapping: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Folder or word -> the label it is scored as."""
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -90,16 +95,22 @@ def spread_subset(n: int, limit: int | None) -> np.ndarray:
 
 
 def select_clips(data: "DataConfig", frontend: "FrontendConfig", split: str = "testing", limit: int | None = None,
-                 *, progress: bool = True) -> ClipSet:
-    """The split's examples (kws.data.index's recipe), a spread subset of `limit`, decoded (cached)."""
+                 *, progress: bool = True, selection: str = "recipe") -> ClipSet:
+    """The split's examples (`selection`: kws.data.index.SELECTIONS, the training recipe's by default), a
+    spread subset of `limit`, decoded (cached)."""
     from kws.data.augment import Augmenter
     from kws.data.clips import load_background_noise, load_clips
-    from kws.data.index import build_splits
+    from kws.data.index import SELECTIONS, build_splits, index_dataset, select_examples, selection_mapping
     from kws.data.split import SPLITS
 
     if split not in SPLITS:
         raise ClipSelectionError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
-    examples = build_splits(data, frontend)[split]
+    if selection not in SELECTIONS:
+        raise ClipSelectionError(f"--select must be one of {', '.join(SELECTIONS)}, got {selection!r}")
+    build_splits(data, frontend)  # the recipe's checks (missing words, noise, empty splits) with their messages
+    index = index_dataset(data)
+    examples = select_examples(data, index, split, selection)
+    mapping = selection_mapping(data, index, split, selection)
     if not examples:
         raise ClipSelectionError(f"the {split} split of {data.data_dir} is empty: nothing to evaluate "
                               f"(a test-set layout folder only has 'testing')")
@@ -112,7 +123,8 @@ def select_clips(data: "DataConfig", frontend: "FrontendConfig", split: str = "t
         chosen, selected = chosen[keep], [selected[j] for j in keep]
     root = Path(data.data_dir).expanduser().resolve()
     noise = load_background_noise(root, frontend) if bank.generated_silence.any() else []
-    return ClipSet(root, split, selected, chosen, bank, frontend, Augmenter(data, frontend, noise))
+    return ClipSet(root, split, selected, chosen, bank, frontend, Augmenter(data, frontend, noise), selection,
+                   mapping)
 
 
 __all__ = ["ClipSelectionError", "ClipSet", "select_clips", "spread_subset"]

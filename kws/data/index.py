@@ -40,6 +40,7 @@ Deviations from TensorFlow's recipe (all deliberate):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -157,6 +158,22 @@ class DatasetIndex:
     noise_files: tuple[Path, ...]
     all_files: tuple[Path, ...]
     """Every clip on disk (for --check-audio)."""
+    pools: dict[str, "SplitPools"] = dataclasses.field(default_factory=dict)
+    """split -> every clip on disk in it, before the recipe's sampling (whole-folder evaluation)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitPools:
+    """Every clip of one split, by kind: what the recipe samples from, and what a whole-folder evaluation takes."""
+
+    keyword: tuple[tuple[str, Path], ...]
+    """(word, file) of the wanted words."""
+    other_words: tuple[tuple[str, Path], ...]
+    """(word, file) of words outside data.wanted_words that have their own folder (other keywords)."""
+    unknown_folder: tuple[tuple[str, Path], ...]
+    """(word, file) of a test-set layout's _unknown_ folder (always unknown; empty in the full layout)."""
+    silence: tuple[Path, ...] | None
+    """A test-set layout's _silence_ clips; None in the full layout (silence is generated from noise)."""
 
 
 def seed_entropy(seed: int) -> int:
@@ -280,9 +297,10 @@ def _index_full(data: DataConfig, root: Path) -> DatasetIndex:
             word_counts[split][word] += 1
             (keyword if word in wanted else unknown)[split].append((word, path))
     splits = {s: _assemble(data, s, keyword[s], unknown[s], None) for s in SPLITS}
+    pools = {s: SplitPools(tuple(keyword[s]), tuple(unknown[s]), (), None) for s in SPLITS}
     return DatasetIndex(root, LAYOUT_FULL, method, splits,
                         {s: dict(sorted(c.items())) for s, c in word_counts.items()},
-                        noise, tuple(p for files in words.values() for p in files))
+                        noise, tuple(p for files in words.values() for p in files), pools)
 
 
 def _index_testset(data: DataConfig, root: Path) -> DatasetIndex:
@@ -292,12 +310,17 @@ def _index_testset(data: DataConfig, root: Path) -> DatasetIndex:
     wanted = set(data.wanted_words)
     keyword: list[tuple[str, Path]] = []
     unknown: list[tuple[str, Path]] = []
+    other_words: list[tuple[str, Path]] = []
+    unknown_folder: list[tuple[str, Path]] = []
     counts: Counter[str] = Counter()
     for key, files in words.items():
-        word = key.split("/", 1)[1] if key.startswith(TESTSET_UNKNOWN_DIR + "/") else key
+        in_unknown = key.startswith(TESTSET_UNKNOWN_DIR + "/")
+        word = key.split("/", 1)[1] if in_unknown else key
         for path in files:
             counts[word] += 1
             (keyword if key in wanted else unknown).append((word, path))
+            if key not in wanted:
+                (unknown_folder if in_unknown else other_words).append((word, path))
     if silence:
         counts[SILENCE_LABEL] = len(silence)
     split = "testing"
@@ -306,8 +329,59 @@ def _index_testset(data: DataConfig, root: Path) -> DatasetIndex:
     word_counts = {s: {} for s in SPLITS}
     word_counts[split] = dict(sorted(counts.items()))
     all_files = tuple(p for files in words.values() for p in files) + tuple(silence)
+    pools = {s: SplitPools((), (), (), ()) for s in SPLITS}
+    pools[split] = SplitPools(tuple(keyword), tuple(other_words), tuple(unknown_folder), tuple(silence))
     return DatasetIndex(root, LAYOUT_TESTSET, "testset", splits, word_counts, tuple(background_noise_files(root)),
-                        all_files)
+                        all_files, pools)
+
+
+SELECTIONS = ("recipe", "labelled", "all")
+"""Which clips of a split an evaluation takes: `recipe` (TF's: the keywords plus unknown_percentage and
+silence_percentage of sampled unknown and silence), `labelled` (every clip of the folders the labels name:
+the wanted words, `_unknown_` and `_silence_`; test-set layout only), `all` (every clip; words outside the
+wanted ones count as unknown)."""
+
+
+def select_examples(data: DataConfig, index: DatasetIndex, split: str, selection: str) -> list[Example]:
+    """The examples of `split` for a selection of SELECTIONS (DataError naming what cannot be done)."""
+    if selection == "recipe":
+        return index.splits[split]
+    if selection not in SELECTIONS:
+        raise DataError(f"the clip selection must be one of {', '.join(SELECTIONS)}, got {selection!r}")
+    pools = index.pools[split]
+    if selection == "labelled" and pools.silence is None:
+        raise DataError(f"{index.root} is a full-layout dataset: it has no {TESTSET_UNKNOWN_DIR}/ and "
+                        f"{TESTSET_SILENCE_DIR}/ folders for 'labelled'; use 'all' (every clip, other words as "
+                        f"unknown) or 'recipe'")
+    label_of = {word: i + 2 for i, word in enumerate(data.wanted_words)}
+    examples = [Example(str(p), w, label_of[w], split) for w, p in sorted(pools.keyword, key=lambda wp: str(wp[1]))]
+    unknown = list(pools.unknown_folder) + (list(pools.other_words) if selection == "all" else [])
+    examples += [Example(str(p), w, 1, split) for w, p in sorted(unknown, key=lambda wp: str(wp[1]))]
+    if pools.silence is not None:
+        examples += [Example(str(p), SILENCE_LABEL, 0, split) for p in sorted(pools.silence)]
+    else:  # the full layout has no silence clips: the recipe's generated silence
+        examples += [e for e in index.splits[split] if e.generated]
+    return examples
+
+
+def selection_mapping(data: DataConfig, index: DatasetIndex, split: str, selection: str) -> dict[str, str]:
+    """Folder (or, in the full layout, word) -> the label its clips are scored as, for what the selection takes
+    (results state it beside every accuracy)."""
+    labels = data.labels()
+    pools = index.pools[split]
+    mapping = {w: w for w, _ in pools.keyword}
+    if selection == "recipe":
+        mapping["other words (a sample: data.unknown_percentage of the keywords' count)"] = UNKNOWN_LABEL
+    elif selection == "all":
+        mapping.update({w: UNKNOWN_LABEL for w, _ in pools.other_words})
+    if pools.unknown_folder and selection != "recipe":
+        mapping[TESTSET_UNKNOWN_DIR + "/"] = UNKNOWN_LABEL
+    if pools.silence:
+        mapping[TESTSET_SILENCE_DIR + "/" + (" (a sample)" if selection == "recipe" else "")] = SILENCE_LABEL
+    elif any(e.generated for e in index.splits[split]):
+        mapping["(silence generated from background noise)"] = SILENCE_LABEL
+    assert set(mapping.values()) <= set(labels)
+    return dict(sorted(mapping.items()))
 
 
 def empty_splits(data: DataConfig, index: DatasetIndex) -> list[str]:
@@ -364,6 +438,7 @@ def build_splits(data: DataConfig, frontend: FrontendConfig) -> dict[str, list[E
 
 
 __all__ = [
-    "DatasetIndex", "Example", "LAYOUT_FULL", "LAYOUT_TESTSET", "TESTSET_KEYWORDS", "background_noise_files",
-    "build_splits", "detect_layout", "empty_splits", "index_dataset", "seed_entropy",
+    "DatasetIndex", "Example", "LAYOUT_FULL", "LAYOUT_TESTSET", "SELECTIONS", "SplitPools", "TESTSET_KEYWORDS",
+    "background_noise_files", "build_splits", "detect_layout", "empty_splits", "index_dataset", "seed_entropy",
+    "select_examples", "selection_mapping",
 ]

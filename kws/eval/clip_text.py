@@ -26,6 +26,10 @@ def describe(result: "EvalResult") -> Iterator[str]:
     s = result.summary
     yield (f"on-device accuracy {s['accuracy']:.2%} on {s['clips']} clips ({s['board']}, {s['feed']} feed; "
            f"{result.evaluated_now} evaluated now, {s['clips'] - result.evaluated_now} from the journal)")
+    if "data" in s:
+        unknown = sorted(k for k, v in s.get("mapping", {}).items() if v == "_unknown_")
+        yield (f"  data: {s['data_dir']} ({s['data']}), {s['split']} split, selection '{s['selection']}'"
+               + (f"; scored as _unknown_: {', '.join(unknown)}" if unknown else ""))
     for word, entry in s["per_keyword"].items():
         if "operating_point" in entry:
             yield (f"  {word}: AUC {entry['auc']:.4f}, EER {entry['eer']:.2%}; "

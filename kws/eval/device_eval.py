@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from kws.data.kind import dataset_kind
 from kws.device.session import BoardSession
 from kws.eval.errors import DeviceEvalError
 from kws.eval.journal import JOURNAL_VERSION, Journal
@@ -47,6 +48,7 @@ from kws.run import Run, as_run
 
 if TYPE_CHECKING:
     from kws.config import KwsConfig
+    from kws.data.clip_selection import ClipSet
 
 # ------------------------------------------------------------------------------------------- evaluation
 
@@ -80,7 +82,8 @@ def evaluate_clips(run: "Run | str | Path", options: EvalOptions, *, config: "Kw
     config = config or run.require_config()
     exported = ExportedModel.load(run, config=config)
     data = config.data if options.data_dir is None else config_replace(config.data, data_dir=str(options.data_dir))
-    clips = select_clips(data, config.frontend, options.split, options.limit, progress=options.progress)
+    clips = select_clips(data, config.frontend, options.split, options.limit, progress=options.progress,
+                         selection=options.selection)
     eval_dir = run.eval_dir
     journal_path = run.journal
     n = len(clips)
@@ -123,12 +126,12 @@ def evaluate_clips(run: "Run | str | Path", options: EvalOptions, *, config: "Kw
                     on_clip(k, record)
         link = session.link_stats()
         board = session.board
-    return _write_results(run, config, exported.labels, options, board, clips.data_dir, names, truth, done,
-                          link, evaluated_now=len(todo))
+    return _write_results(run, config, exported.labels, options, board, clips, names, truth, done, link,
+                          evaluated_now=len(todo))
 
 
 def _write_results(run: Run, config: "KwsConfig", labels: Sequence[str], options: EvalOptions, board: str,
-                   data_dir: Path, names: list[str], truth: np.ndarray, done: dict[int, dict],
+                   clips: "ClipSet", names: list[str], truth: np.ndarray, done: dict[int, dict],
                    link: dict[str, int], *, evaluated_now: int) -> EvalResult:
     from kws.eval.analysis import analyze_clips
     from kws.eval.metrics import latency_summary
@@ -151,13 +154,15 @@ def _write_results(run: Run, config: "KwsConfig", labels: Sequence[str], options
     frontend_latency = frontend_us if options.feed == "audio" else np.zeros(0)
     summary.update({
         "latency": {"frontend": latency_summary(frontend_latency), "inference": latency_summary(inference_us)},
-        "board": board, "feed": options.feed, "data_dir": str(data_dir), "split": options.split,
+        "board": board, "feed": options.feed, "data_dir": str(clips.data_dir), "split": options.split,
+        "data": dataset_kind(clips.data_dir), "selection": clips.selection, "mapping": clips.mapping,
         "limit": options.limit, "deploy_threshold": config.deploy.detection_threshold,
         "attempts": int(sum(r["attempts"] for r in records)), "link": link,
     })
     with atomic_path(run.eval_scores) as tmp:
         with open(tmp, "wb") as handle:  # np.savez on a name would append .npz to the temporary name
             np.savez(handle, truth=truth, scores=scores, frontend_us=frontend_latency, inference_us=inference_us,
+                     words=np.array([e.word for e in clips.examples], dtype=str),
                      frames=frames, names=np.array(names, dtype=str))
     write_json(run.eval_summary, summary)
     return EvalResult(summary, truth, scores, frontend_latency, inference_us, names, evaluated_now,

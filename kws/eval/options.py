@@ -33,6 +33,9 @@ class EvalOptions:
     data_dir: str | None = None
     """Dataset root (default: the run's data.data_dir)."""
     split: str = "testing"
+    selection: str = "recipe"
+    """Which clips of the split: 'recipe' (the training recipe's sample), 'labelled' (every clip of the folders
+    the labels name), 'all' (every clip; other words count as unknown). kws.data.index.SELECTIONS."""
     limit: int | None = None
     """Evaluate an evenly spread subset of this many clips of the split (every label keeps its share)."""
     restart: bool = False
