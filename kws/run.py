@@ -228,6 +228,11 @@ class Run:
         return self.stream_dir / "summary.json"
 
     @property
+    def real_speech(self) -> Path:
+        """The model on a whole folder of real speech, both label mappings (make bench-real)."""
+        return self.eval_dir / "real.json"
+
+    @property
     def calibration_result(self) -> Path:
         """The recognizer calibration's sweep and choice (kws calibrate)."""
         return self.eval_dir / "calibration.json"

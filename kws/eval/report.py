@@ -37,6 +37,8 @@ class Section:
     """(png path, caption)."""
     missing: str = ""
     """When set: what to run to fill this section."""
+    optional: bool = False
+    """A section that needs what a machine may not have (real test audio): unfilled, it does not fail --strict."""
 
 
 def _read_json(path: Path) -> Any | None:
@@ -102,9 +104,13 @@ def _training_section(run: Run) -> Section:
     return section
 
 
-def _accuracy_section(run: Run) -> tuple[Section, dict[str, float]]:
+def _accuracy_section(config: KwsConfig, run: Run) -> tuple[Section, dict[str, float]]:
+    from kws.data.kind import SYNTHETIC, dataset_kind
+
     section = Section("Accuracy: float, int8 simulations, TFLite, on the device")
     figures: dict[str, float] = {}
+    where: dict[str, str] = {}
+    own = f"{config.data.data_dir} test split ({dataset_kind(config.data.data_dir)})"
     metrics = _read_json(run.metrics) or {}
     if "test_accuracy" in metrics:
         figures["PyTorch float"] = metrics["test_accuracy"]
@@ -119,11 +125,25 @@ def _accuracy_section(run: Run) -> tuple[Section, dict[str, float]]:
                 figures[f"{hop['title']} ({parity['source']})"] = hop["accuracy"]
     device = _read_json(run.eval_summary)
     if device:
-        figures[f"on device ({device.get('board', 'board')}, {device.get('feed', 'audio')} feed)"] = device["accuracy"]
+        name = f"on device ({device.get('board', 'board')}, {device.get('feed', 'audio')} feed)"
+        figures[name] = device["accuracy"]
+        kind = device.get("data", dataset_kind(device["data_dir"]))
+        where[name] = (f"{device.get('data_dir', '?')} {device.get('split', 'testing')} split, selection "
+                       f"'{device.get('selection', 'recipe')}' ({kind})")
+    real = _read_json(run.real_speech)
+    for key, m in (real or {}).get("mappings", {}).items():
+        name = f"TFLite Micro int8 on real speech, mapping ({key}) {m['selection']}"
+        figures[name] = m["accuracy"]
+        where[name] = f"{real['data_dir']}, all {m['clips']:,} clips ({real['data']})"
     if not figures:
         section.missing = "make train quantize export, then kws eval"
         return section, figures
-    section.tables.append((["model", "test accuracy"], [[k, _pct(v)] for k, v in figures.items()]))
+    section.tables.append((["model", "accuracy", "measured on"],
+                           [[k, _pct(v), where.get(k, own)] for k, v in figures.items()]))
+    if dataset_kind(config.data.data_dir) == SYNTHETIC:
+        section.text.append("The run trained and was tested on synthetic speech: its own test split says little "
+                            "about real voices. " + ("The real-speech rows are the yardstick."
+                                                     if real else "Run `make bench-real` for the real-speech rows."))
     if parity is None:
         section.text.append("No export yet: run `make export` for the TFLite rows.")
     if device is None:
@@ -132,6 +152,28 @@ def _accuracy_section(run: Run) -> tuple[Section, dict[str, float]]:
         section.text.append(f"On-device: {device['clips']:,} test clips of `{device.get('data_dir', '')}` sent to the "
                             f"board as {device.get('feed', 'audio')}.")
     return section, figures
+
+
+def _real_section(run: Run) -> Section:
+    section = Section("Real speech: every clip of a real test set, both label mappings", optional=True)
+    real = _read_json(run.real_speech)
+    if real is None:
+        section.missing = "make bench-real (the model on every clip of ../shared/data/sc-real-dev)"
+        return section
+    section.text.append(f"Measured on {real['data_dir']} ({real['data']}), never trained on; model {real['model']}.")
+    rows = []
+    for key, m in real["mappings"].items():
+        unknown = ", ".join(sorted(k for k, v in m["mapping"].items() if v == "_unknown_"))
+        rows.append([f"({key}) {m['selection']}", f"{m['clips']:,}", _pct(m["accuracy"]), unknown])
+    section.tables.append((["mapping", "clips", "accuracy", "scored as _unknown_"], rows))
+    rows = []
+    for key, m in real["mappings"].items():
+        for word, k in m["per_keyword"].items():
+            fired = ", ".join(f"{w} {n}" for w, n in list(k["fired_by"].items())[:5]) or "none"
+            rows.append([f"({key}) {word}", _pct(k["false_reject_rate"]), _pct(k["false_accept_rate"]),
+                         f"{k['auc']:.3f}", fired])
+    section.tables.append((["keyword", "false rejects", "false accepts", "ROC AUC", "fired by (top 5)"], rows))
+    return section
 
 
 def _device_section(run: Run, out_dir: Path) -> Section:
@@ -260,7 +302,7 @@ def _budget_section(run: Run, out_dir: Path) -> Section:
         ["flash", f"{b['flash_used']:,} B", f"{b['flash_limit']:,} B", str(b["fits"])],
         ["RAM", f"{b['ram_used']:,} B", f"{b['ram_limit']:,} B", str(b["fits"])]]))
     section.text.append(f"Model {b['model_bytes']:,} B; arena {b['arena_bytes']:,} B (measured minimum "
-                        f"{parity['arena']['minimum']:,} B + {parity['arena']['margin']:,} B margin). Code and "
+                        f"{parity['arena'].get('minimum', 0):,} B + {parity['arena'].get('margin', 0):,} B margin). Code and "
                         f"reserved RAM are stated estimates, not measurements.")
     return section
 
@@ -351,8 +393,8 @@ def build_report(config: KwsConfig, run: "Run | str | Path") -> dict[str, Path]:
         raise KwsError(f"run folder {run.dir} does not exist; train first (make train RUN={run.name})")
     out_dir = run.report_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    accuracy, figures = _accuracy_section(run)
-    sections = [_data_section(config, run), _training_section(run), accuracy,
+    accuracy, figures = _accuracy_section(config, run)
+    sections = [_data_section(config, run), _training_section(run), accuracy, _real_section(run),
                 _device_section(run, out_dir), _stream_section(run), _latency_section(run, out_dir),
                 _budget_section(run, out_dir), _parity_section(run), _layers_section(config, run)]
 
@@ -381,9 +423,10 @@ def build_report(config: KwsConfig, run: "Run | str | Path") -> dict[str, Path]:
                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     page.append("</body></html>")
     numbers = {"run": run.name, "accuracy": figures,
-               "sections": {s.title: ("missing: " + s.missing) if s.missing else "filled" for s in sections}}
+               "sections": {s.title: (("optional, not filled: " if s.optional else "missing: ") + s.missing)
+                            if s.missing else "filled" for s in sections}}
     for path in (run.metrics, run.quant_report("ptq"), run.quant_report("qat"), run.parity, run.eval_summary,
-                 run.stream_summary, run.calibration_result):
+                 run.stream_summary, run.calibration_result, run.real_speech):
         value = _read_json(path)
         if value is not None:
             numbers[path.relative_to(run.dir).as_posix()] = value
@@ -397,4 +440,5 @@ def build_report(config: KwsConfig, run: "Run | str | Path") -> dict[str, Path]:
 def missing_sections(report_json: str | Path) -> list[str]:
     """Titles of the sections a written report could not fill."""
     data = json.loads(Path(report_json).read_text(encoding="utf-8"))
-    return [title for title, state in data["sections"].items() if state != "filled"]
+    return [title for title, state in data["sections"].items()
+            if state != "filled" and not state.startswith("optional")]
