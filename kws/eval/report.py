@@ -301,8 +301,9 @@ def _budget_section(run: Run, out_dir: Path) -> Section:
     section.tables.append((["", "used", "limit", "fits"], [
         ["flash", f"{b['flash_used']:,} B", f"{b['flash_limit']:,} B", str(b["fits"])],
         ["RAM", f"{b['ram_used']:,} B", f"{b['ram_limit']:,} B", str(b["fits"])]]))
+    arena = parity["arena"]
     section.text.append(f"Model {b['model_bytes']:,} B; arena {b['arena_bytes']:,} B (measured minimum "
-                        f"{parity['arena'].get('minimum', 0):,} B + {parity['arena'].get('margin', 0):,} B margin). Code and "
+                        f"{arena.get('minimum', 0):,} B + {arena.get('margin', 0):,} B margin). Code and "
                         f"reserved RAM are stated estimates, not measurements.")
     return section
 
