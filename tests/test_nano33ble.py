@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import fail_or_skip
+
 from kws.config import load_config
 from kws.device import protocol as P
 

@@ -13,8 +13,15 @@ from pathlib import Path
 import pytest
 
 from kws.config import load_config
-from kws.device.settings_header import (SETTINGS_HEADER, SETTINGS_JSON, DeviceSettings, read_device_settings,
-                                        render_settings, rerender_settings, write_device_settings)
+from kws.device.settings_header import (
+    SETTINGS_HEADER,
+    SETTINGS_JSON,
+    DeviceSettings,
+    read_device_settings,
+    render_settings,
+    rerender_settings,
+    write_device_settings,
+)
 from kws.errors import KwsError
 
 REGENERATE = "make export RUN=tiny"

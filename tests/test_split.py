@@ -10,8 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from kws.data.split import (MAX_NUM_WAVS_PER_CLASS, compare_hash_split_to_lists, read_list, speaker_key,
-                            which_set)
+from kws.data.split import MAX_NUM_WAVS_PER_CLASS, compare_hash_split_to_lists, read_list, speaker_key, which_set
 
 
 def _percentage(speaker: str) -> float:
