@@ -328,10 +328,20 @@ static void wr_f32(writer *w, float f)
     wr_u32(w, bits);
 }
 
+/* n bytes from data; NULL data with n > 0 is a caller's error (the message says it has n values it
+ * does not have): the encoding fails instead of reading through NULL. */
 static void wr_bytes(writer *w, const void *data, size_t n)
 {
-    uint8_t *b = room(w, n);
-    if (b && n > 0) {
+    uint8_t *b;
+    if (n == 0) {
+        return;
+    }
+    if (data == NULL) {
+        w->bad = 1;
+        return;
+    }
+    b = room(w, n);
+    if (b) {
         memcpy(b, data, n);
     }
 }
@@ -339,10 +349,7 @@ static void wr_bytes(writer *w, const void *data, size_t n)
 static void wr_str(writer *w, kws_str s)
 {
     wr_u8(w, s.len);
-    wr_bytes(w, s.ptr, s.ptr ? s.len : 0);
-    if (s.ptr == NULL && s.len > 0) {
-        w->bad = 1;
-    }
+    wr_bytes(w, s.ptr, s.len);
 }
 
 static void wr_params(writer *w, const kws_msg_params *p)
@@ -586,11 +593,11 @@ int kws_msg_encode(const kws_msg *msg, uint8_t *out, size_t cap)
         break;
     case KWS_MSG_LOG:
         wr_u8(&w, msg->u.log.level);
-        wr_bytes(&w, msg->u.log.text, msg->u.log.text ? msg->u.log.text_len : 0);
+        wr_bytes(&w, msg->u.log.text, msg->u.log.text_len);
         break;
     case KWS_MSG_ERROR:
         wr_u8(&w, msg->u.error.code);
-        wr_bytes(&w, msg->u.error.text, msg->u.error.text ? msg->u.error.text_len : 0);
+        wr_bytes(&w, msg->u.error.text, msg->u.error.text_len);
         break;
     default:
         return -1;

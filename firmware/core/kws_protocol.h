@@ -269,8 +269,10 @@ typedef struct kws_msg {
 int kws_msg_decode(uint8_t type, const uint8_t *payload, size_t len, kws_msg *msg);
 
 /* Encodes msg's payload into out[0..cap); returns its length, or -1 if it does not fit in cap or in
- * KWS_PROTO_MAX_PAYLOAD, or INFO has more than KWS_PROTO_MAX_LABELS labels. AUDIO is copied from
- * its pcm_le bytes (num_samples * 2 of them) as they are. */
+ * KWS_PROTO_MAX_PAYLOAD, INFO has more than KWS_PROTO_MAX_LABELS labels, or an array (AUDIO pcm_le,
+ * FEATURES values, SCORES scores, LOG/ERROR text, a str) is NULL with a non-zero count (NULL with
+ * count 0 is an empty array). AUDIO is copied from its pcm_le bytes (num_samples * 2 of them) as
+ * they are. */
 int kws_msg_encode(const kws_msg *msg, uint8_t *out, size_t cap);
 
 /* Sample i of a decoded AUDIO message (little-endian on the wire whatever the CPU). */
