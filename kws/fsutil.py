@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -90,6 +91,45 @@ def write_json(path: str | os.PathLike[str], value: Any) -> Path:
     return atomic_write_text(path, json.dumps(json_safe(value), indent=1, allow_nan=False) + "\n")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def remove_stale_leftovers(target: Path) -> list[Path]:
+    """Delete what a killed writer of `target` left beside it: `.name.<pid>.*.partial` folders, `.name.<pid>.*.tmp*`
+    files and `.name.old-<pid>` folders whose process is gone (SIGKILL runs no cleanup). Names without a pid
+    (written by an older kws) go once they are an hour old. Returns what was removed."""
+    removed = []
+    prefix = f".{target.name}."
+    for path in target.parent.glob(glob_escape(prefix) + "*"):
+        rest = path.name[len(prefix):]
+        if not (rest.endswith(".partial") or ".tmp" in rest or rest.startswith("old-")):
+            continue
+        pid_text = rest[4:] if rest.startswith("old-") else rest.split(".", 1)[0]
+        if pid_text.isdigit():
+            stale = not _alive(int(pid_text))
+        else:
+            stale = time.time() - path.lstat().st_mtime > 3600
+        if stale:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def glob_escape(text: str) -> str:
+    """`text` with glob's special characters taken literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary file path beside `path`; on success rename it to `path`, on error delete it.
@@ -98,7 +138,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent)
+    remove_stale_leftovers(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp" + target.suffix,
+                                    dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -125,7 +167,8 @@ def atomic_directory(path: str | os.PathLike[str], *, replace: bool = False) -> 
     if target.exists() and not replace:
         raise FileExistsError(f"{target} already exists; remove it or ask to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    remove_stale_leftovers(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".partial", dir=target.parent))
     try:
         # Private while it is built; shared like any other folder once it is whole (its files already are).
         yield tmp

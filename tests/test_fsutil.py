@@ -64,3 +64,44 @@ def test_atomic_directory_leaves_nothing_on_error(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         with atomic_directory(target):
             pass
+
+
+KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from kws.fsutil import atomic_directory, atomic_path
+target = Path(sys.argv[1])
+with atomic_directory(target / "export", replace=True) as tmp, atomic_path(target / "model.pt") as f:
+    (tmp / "half.bin").write_bytes(b"x")
+    f.write_bytes(b"half")
+    print("writing", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_leftovers_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from kws.fsutil import atomic_directory, atomic_path
+
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "writing"
+    os.kill(writer.pid, signal.SIGKILL)  # no cleanup runs: what SIGKILL during `kws export` leaves
+    writer.wait()
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert any(n.startswith(f".export.{writer.pid}.") and n.endswith(".partial") for n in left), left
+    assert any(n.startswith(f".model.pt.{writer.pid}.") for n in left), left
+    legacy = tmp_path / ".export.k3j2h1g0.partial"  # named by an older kws (no pid): kept while it may be live
+    legacy.mkdir()
+    with atomic_directory(tmp_path / "export", replace=True) as tmp:
+        (tmp / "whole.bin").write_bytes(b"y")
+    with atomic_path(tmp_path / "model.pt") as f:
+        f.write_bytes(b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [legacy.name, "export", "model.pt"]
+    os.utime(legacy, (0, 0))  # an hour old and more: a leftover
+    with atomic_directory(tmp_path / "export", replace=True):
+        pass
+    assert not legacy.exists()

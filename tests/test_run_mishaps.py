@@ -127,7 +127,7 @@ def test_a_busy_run_is_refused_at_once_and_a_killed_holder_does_not_block(tmp_pa
     # The kernel dropped the dead holder's lock: the next command gets past it (to the missing export).
     assert main(["eval", "--run", "r", "--emulate", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "busy" not in err and "export" in err
+    assert "is busy (" not in err and "export" in err
 
 
 def test_a_failed_command_on_a_new_run_leaves_no_folder(tmp_path, monkeypatch, capsys):
