@@ -1,18 +1,25 @@
-"""Robustness of the firmware core found by reading (the fuzzer never hit them): the codec on NULL data.
+"""Robustness of the firmware core found by reading (the fuzzer never hit them): the codec on NULL data,
+text mode after a binary session, the inter-byte timeout and a board without a clock.
 
     .venv/bin/python -m pytest tests/test_core_robustness.py -q
 
-Drivers: firmware/host/tests/core_checks.c (named checks without a conversation), built with ASan/UBSan.
+Drivers, built with ASan/UBSan: firmware/host/tests/core_checks.c (named checks without a conversation)
+and app_script.c (the whole app on a fake board whose clock, serial input and polls follow a script).
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from conftest import SANITIZER_ENV
+
+from kws.device import framing as F
+from kws.device import protocol as P
 
 
 def run(exe: Path, *args: object, stdin: bytes = b"") -> subprocess.CompletedProcess:
@@ -33,3 +40,82 @@ def test_encoding_a_null_array_with_a_count_is_refused_not_dereferenced(checks_e
     result = run(checks_exe, "encode_null")
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()[-2000:]
     assert result.stdout.decode().strip() == "ok encode_null"
+
+
+# ----------------------------------------------------------------------------- scripted conversations
+
+@dataclass
+class Script:
+    """Input of app_script: serial bytes, clock jumps and polls, in order."""
+
+    parts: list[bytes] = field(default_factory=list)
+
+    def send(self, data: bytes) -> "Script":
+        self.parts.append(b"S" + struct.pack("<I", len(data)) + data)
+        return self
+
+    def frames(self, *messages: P.Message, seq: int = 0) -> "Script":
+        return self.send(P.encode_messages(list(messages), P.SequenceCounter(seq)))
+
+    def wait(self, us: int) -> "Script":
+        self.parts.append(b"T" + struct.pack("<I", us))
+        return self
+
+    def poll(self, n: int = 1) -> "Script":
+        self.parts.append(b"P" + struct.pack("<I", n))
+        return self
+
+    def encode(self) -> bytes:
+        return b"".join(self.parts)
+
+
+@dataclass
+class Board:
+    """What app_script reported: the board's output decoded, LED changes, statistics, exit status."""
+
+    events: list
+    led: list[tuple[int, int]]
+    stats: dict[str, int]
+    returncode: int
+    stderr: str
+
+    @property
+    def messages(self) -> list[P.Message]:
+        return [e for e in self.events if isinstance(e, P.Message)]
+
+    @property
+    def text(self) -> str:
+        return b"".join(e.data for e in self.events if isinstance(e, F.Text)).decode("ascii", "replace")
+
+
+@pytest.fixture(scope="module")
+def script_exe(c_build) -> Path:
+    return c_build("app_script", sanitize=True)
+
+
+def play(exe: Path, script: Script, *args: object) -> Board:
+    result = run(exe, *args, stdin=script.encode())
+    stderr = result.stderr.decode()
+    assert result.returncode in (0, 3, 4), f"app_script exited {result.returncode}: {stderr[-3000:]}"
+    led, stats = [], {}
+    for line in stderr.splitlines():
+        if line.startswith("led "):
+            on, t = line.split()[1:]
+            led.append((int(on), int(t.split("=")[1])))
+        elif line.startswith("mode="):
+            stats = {k: int(v) for k, v in (kv.split("=") for kv in line.split())}
+    return Board(P.decode_stream(result.stdout), led, stats, result.returncode, stderr)
+
+
+# ----------------------------------------------------------------------------------- text mode
+
+def test_a_long_line_before_a_binary_session_does_not_spoil_the_next_command(script_exe):
+    """HELLO cleared the text line but not its overflow flag: the first command after BYE was answered
+    "line too long". Text typed before a session is abandoned whole."""
+    script = Script().send(b"x" * 40).poll(3).frames(P.Hello(), P.Bye()).poll(3).send(b"info\r\n").poll(3)
+    board = play(script_exe, script)
+    assert [type(m).__name__ for m in board.messages] == ["Info", "Ack"]
+    lines = board.text.split("\r\n")
+    assert lines[0].startswith("KWS ready")
+    assert lines[1].startswith("firmware 0.1.0-host board host-script"), lines
+    assert "too long" not in board.text

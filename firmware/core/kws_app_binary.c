@@ -149,7 +149,10 @@ void kws_binary_on_frame(void *ctx, int event, const kws_proto_frame *f)
             return;
         }
         app->mode = KWS_APP_MODE_BINARY;
+        /* Text typed before the session is abandoned whole, overflow included: the first command
+         * after BYE starts a fresh line. */
         app->line_len = 0;
+        app->line_overflow = 0;
         /* A new session may reuse the seq of the old one's last chunk: forget it. */
         app->have_last_data_seq = 0;
         kws_binary_fill_info(app, &m);
