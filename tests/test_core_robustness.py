@@ -119,3 +119,53 @@ def test_a_long_line_before_a_binary_session_does_not_spoil_the_next_command(scr
     assert lines[0].startswith("KWS ready")
     assert lines[1].startswith("firmware 0.1.0-host board host-script"), lines
     assert "too long" not in board.text
+
+
+# ---------------------------------------------------------------------------- the inter-byte timeout
+
+FALSE_HEADER = F.encode_frame(P.MsgType.AUDIO, 5, bytes(2000))[:F.HEADER_SIZE]  # valid check byte, 2,000 to come
+
+
+def test_a_stale_false_header_expires_before_new_bytes_join_it(script_exe):
+    """The timeout was checked after the poll had read new bytes, which restarted the quiet period: a
+    false header left over from long ago swallowed the next frame. The silence before new bytes counts."""
+    script = Script().send(FALSE_HEADER).poll(2).wait(150_000).frames(P.Hello()).poll(1)
+    board = play(script_exe, script)
+    assert [type(m).__name__ for m in board.messages] == ["Info"]
+    assert board.stats["bad_header"] == 0 and board.stats["link_frames"] == 1
+
+
+def test_a_false_header_followed_at_once_by_a_frame_is_not_expired(script_exe):
+    """Bytes that keep coming are not a stale candidate: the false header holds the frame until its 2,000
+    bytes are complete (and fail their CRC), as the protocol says; only a quiet line expires it."""
+    script = Script().send(FALSE_HEADER).poll(1).wait(50_000).frames(P.Hello()).poll(3)
+    assert play(script_exe, script).messages == []
+    script.wait(150_000).poll(1)
+    assert [type(m).__name__ for m in play(script_exe, script).messages] == ["Info"]
+
+
+def test_a_board_without_a_clock_is_refused_at_init(script_exe):
+    """Without time_us every timeout was silently off (a false header held frames until 2 KB arrived, the
+    LED never went out, TIMING said 0). A clock is required: init refuses the HAL and says why."""
+    board = play(script_exe, Script().frames(P.Hello()).poll(3), "--no-time")
+    assert board.returncode == 3 and board.messages == []
+    assert board.text == "ERROR init: the HAL needs time_us (the inter-byte timeout, the LED and TIMING use it)\r\n"
+
+
+def test_the_ctypes_core_without_a_time_hook_gets_the_host_clock(tmp_path):
+    """kws.device.ccore.CoreApp keeps time_us optional: the host's monotonic clock stands in for it."""
+    from kws.config import FrontendConfig
+    from kws.device.cbuild import CBuildError, build_shared_library
+    from kws.device.ccore import CoreApp
+
+    try:
+        library = build_shared_library(FrontendConfig(), tmp_path)
+    except CBuildError as exc:
+        from conftest import fail_or_skip
+
+        fail_or_skip(str(exc))
+    sent: list[bytes] = []
+    app = CoreApp(library, labels=("_silence_", "yes"), model=lambda x: [0, 0], write=sent.append)
+    assert b"".join(sent).startswith(b"KWS ready")
+    app.receive(P.encode_message(P.Hello(), 0))
+    assert isinstance(P.decode_stream(b"".join(sent)[b"".join(sent).index(b"\xa5"):])[0], P.Info)

@@ -60,6 +60,10 @@ int kws_app_init(kws_app *app, const kws_hal *hal, const kws_build_info *info)
 
     if (hal->serial_write == NULL || hal->model_invoke == NULL) {
         problem = "the HAL needs serial_write and model_invoke";
+    } else if (hal->time_us == NULL) {
+        /* Without a clock every timeout would silently be off: refuse rather than count polls, whose
+         * pace no core can know (a fallback short enough to matter would cut slow lines' frames). */
+        problem = "the HAL needs time_us (the inter-byte timeout, the LED and TIMING use it)";
     } else if (info->model.num_labels == 0 || info->model.num_labels > KWS_MAX_LABELS ||
                info->model.labels == NULL) {
         problem = "the model needs 1 to KWS_MAX_LABELS labels";
@@ -112,10 +116,22 @@ int kws_app_init(kws_app *app, const kws_hal *hal, const kws_build_info *info)
     return 0;
 }
 
+/* Abandons a partial frame after KWS_APP_RX_TIMEOUT_US without a byte (see kws_proto_parser_expire). */
+static void expire_if_quiet(kws_app *app, uint32_t now)
+{
+    if (kws_proto_parser_busy(&app->parser) && now - app->last_rx_us > KWS_APP_RX_TIMEOUT_US) {
+        kws_proto_parser_expire(&app->parser);
+    }
+}
+
 void kws_app_receive(kws_app *app, const uint8_t *data, size_t len)
 {
     if (app->ready && len > 0) {
-        app->last_rx_us = kws_app_now_us(app);
+        const uint32_t now = kws_app_now_us(app);
+        /* The silence before these bytes counts: a candidate left from before it is abandoned first,
+         * so new bytes never join a stale false header (which would then swallow the next frame). */
+        expire_if_quiet(app, now);
+        app->last_rx_us = now;
         kws_proto_parser_feed(&app->parser, data, len);
     }
 }
@@ -143,9 +159,7 @@ void kws_app_poll(kws_app *app)
         kws_app_receive(app, buf, n > sizeof buf ? sizeof buf : n);
         budget = budget > n ? budget - n : 0;
     }
-    if (kws_proto_parser_busy(&app->parser) && kws_app_now_us(app) - app->last_rx_us > KWS_APP_RX_TIMEOUT_US) {
-        kws_proto_parser_expire(&app->parser);
-    }
+    expire_if_quiet(app, kws_app_now_us(app)); /* the line went quiet in the middle of a frame */
     if (app->hal.audio_read != NULL) {
         /* Drained even when unused, so switching back to it never plays stale audio. */
         int16_t pcm[KWS_APP_AUDIO_CHUNK];

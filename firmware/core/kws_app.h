@@ -123,7 +123,7 @@ typedef struct kws_app {
 size_t kws_app_sizeof(void);
 
 /* Copies hal and info, resets everything, starts in text mode and prints the ready line.
- * Returns 0, or -1 when hal or info cannot work (no serial_write/model_invoke, 0 or more than
+ * Returns 0, or -1 when hal or info cannot work (no serial_write/model_invoke/time_us, 0 or more than
  * KWS_MAX_LABELS labels, a bad recognizer config, an INFO that does not fit a frame); the reason
  * is printed if serial_write exists, and the app then ignores every call. */
 int kws_app_init(kws_app *app, const kws_hal *hal, const kws_build_info *info);
@@ -133,7 +133,9 @@ int kws_app_init(kws_app *app, const kws_hal *hal, const kws_build_info *info);
  * Never blocks. */
 void kws_app_poll(kws_app *app);
 
-/* Bytes received from the host, for boards that push serial input instead of polling. */
+/* Bytes received from the host, for boards that push serial input instead of polling. A partial frame
+ * that has been waiting KWS_APP_RX_TIMEOUT_US since its last byte is abandoned before these bytes are
+ * parsed. */
 void kws_app_receive(kws_app *app, const uint8_t *data, size_t len);
 
 /* Live audio, for boards that push samples instead of polling audio_read. Ignored in binary mode

@@ -13,7 +13,7 @@
 
 #include "kws_app.h"
 
-/* hal.time_us, or 0 when the board has no clock. */
+/* hal.time_us (required: kws_app_init refuses a HAL without it; 0 if it is missing all the same). */
 uint32_t kws_app_now_us(const kws_app *app);
 /* Raw bytes to hal.serial_write (nothing when it is missing or len is 0). */
 void kws_app_write(kws_app *app, const uint8_t *data, size_t len);

@@ -22,7 +22,9 @@
  *   time order, oldest first, exactly the model's input tensor) and writes output_len int8 scores
  *   (the model's raw output tensor). Returns 0 on success, any other value on failure (the core
  *   reports it as an ERROR frame / line with that value and carries on).
- * Any hook except model_invoke and serial_write may be NULL: the core then skips what needs it.
+ * time_us, serial_write and model_invoke are required (kws_app_init refuses a HAL without them: with
+ * no clock the parser's inter-byte timeout, the LED timeout and TIMING would silently do nothing).
+ * serial_read, audio_read and led may be NULL: the core then skips what needs them.
  */
 #ifndef KWS_HAL_H
 #define KWS_HAL_H
@@ -44,7 +46,7 @@ typedef int (*kws_hal_model_invoke_fn)(void *ctx, const int8_t *input, size_t in
 
 typedef struct kws_hal {
     void *ctx;                              /* handed back to every hook */
-    kws_hal_time_us_fn time_us;             /* wrapping 32-bit microseconds (device-side timing) */
+    kws_hal_time_us_fn time_us;             /* wrapping 32-bit microseconds (timeouts, TIMING); required */
     kws_hal_serial_write_fn serial_write;   /* blocking, binary-safe */
     kws_hal_serial_read_fn serial_read;     /* non-blocking */
     kws_hal_audio_read_fn audio_read;       /* non-blocking live audio; NULL = none */

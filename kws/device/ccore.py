@@ -14,11 +14,13 @@ kws_model.h, kws_recognizer.h and kws_app.h; tests/test_protocol.py exercises th
 
 Callbacks run on the calling thread inside the C code; an exception raised by `model` is caught,
 reported to the core as a failed invocation (an ERROR frame), and re-raised when the C call returns.
+The core requires a clock (kws_hal.h): without `time_us` the host's monotonic microseconds are used.
 """
 
 from __future__ import annotations
 
 import ctypes
+import time
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -93,6 +95,10 @@ class AppStats(Structure):
                 ("samples", c_uint32), ("frames", c_uint32), ("link", ProtoStats)]
 
 
+def _monotonic_us() -> int:
+    return time.monotonic_ns() // 1000
+
+
 class CoreError(KwsError):
     """The C core refused its configuration (the reason is what it printed)."""
 
@@ -143,6 +149,8 @@ class CoreApp:
                                RecognizerConfigC(recognizer.average_window_ms, recognizer.suppression_ms,
                                                  recognizer.minimum_count, recognizer.detection_threshold),
                                infer_every)
+        if time_us is None:  # the core refuses a HAL without a clock
+            time_us = _monotonic_us
         self._callbacks = self._make_callbacks(write, read, audio, time_us, led)
         self._hal = Hal()
         # Hooks the caller did not give stay NULL, so the core skips them (kws_hal.h).
