@@ -353,6 +353,37 @@ def test_resent_chunk_is_acked_as_duplicate_not_processed_twice(app_exe):
     assert [(a.acked_seq, a.status, a.count) for a in acks] == [(1, 0, 500), (1, 1, 500), (2, 0, 1000)]
 
 
+def test_a_pipelined_duplicate_is_not_processed_twice(app_exe):
+    """A host that sent chunks 1 and 2 without waiting, then resent 1 (its ACK was late): the board
+    remembered only the last data seq, so chunk 1 was processed a second time, after 2. It remembers the
+    last P.DUP_WINDOW accepted data seqs: the resend is ACKed DUPLICATE, the sample count unchanged."""
+    chunk = P.Audio.from_samples(np.ones(500, dtype=np.int16))
+    wire = P.encode_message(P.Hello(), 0) + b"".join(P.encode_message(chunk, s) for s in (1, 2, 1, 3))
+    acks = [m for m in frames_of(converse(app_exe, wire)[0]) if isinstance(m, P.Ack)]
+    assert [(a.acked_seq, a.status, a.count) for a in acks] == [(1, 0, 500), (2, 0, 1000), (1, 1, 1000),
+                                                                (3, 0, 1500)]
+
+
+def test_the_duplicate_window_holds_only_accepted_frames_and_slides(app_exe):
+    """A NAKed frame was never accepted, so its resend is processed (after the later frames a pipelining
+    host sent: out of order, which is why the protocol is stop-and-wait). A seq older than the window is
+    new data again (the u16 seq wraps after 65,536 frames), and HELLO forgets the window."""
+    chunk = P.Audio.from_samples(np.ones(10, dtype=np.int16))
+    broken = bytearray(P.encode_message(chunk, 2))
+    broken[-1] ^= 1
+    window = P.DUP_WINDOW
+    wire = (P.encode_message(P.Hello(), 0) + P.encode_message(chunk, 1) + bytes(broken) + P.encode_message(chunk, 3)
+            + P.encode_message(chunk, 2)
+            + b"".join(P.encode_message(chunk, 4 + k) for k in range(window + 1))  # 4 .. 4 + window
+            + P.encode_message(chunk, 5) + P.encode_message(chunk, 4)  # 5 is in the window of the last 8, 4 left it
+            + P.encode_message(P.Hello(), 100) + P.encode_message(chunk, 5))
+    replies = [m for m in frames_of(converse(app_exe, wire)[0]) if isinstance(m, (P.Ack, P.Nak))]
+    statuses = [(m.acked_seq, m.status) if isinstance(m, P.Ack) else (m.acked_seq, "nak") for m in replies]
+    assert statuses[:4] == [(1, 0), (2, "nak"), (3, 0), (2, 0)]
+    assert statuses[4:5 + window] == [(4 + k, 0) for k in range(window + 1)]
+    assert statuses[5 + window:] == [(5, 1), (4, 0), (5, 0)]
+
+
 def test_bad_crc_is_naked_and_the_resend_accepted(app_exe):
     chunk = P.encode_message(P.Audio.from_samples(np.arange(100, dtype=np.int16)), 1)
     broken = bytearray(chunk)

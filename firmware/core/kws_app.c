@@ -25,7 +25,7 @@ void kws_app_reset(kws_app *app, uint32_t start_us)
     app->frontend_us = 0;
     app->frontend_frames = 0;
     app->model_fail_run = 0;
-    app->have_last_data_seq = 0;
+    app->data_seq_count = 0;
     app->stats.inferences = 0;
     app->stats.detections = 0;
     app->stats.model_errors = 0;

@@ -104,8 +104,9 @@ typedef struct kws_app {
     uint32_t frontend_us;         /* frontend time since the previous inference */
     uint16_t frontend_frames;     /* frames that time covered */
     uint32_t model_fail_run;      /* consecutive failed invocations (error reports are thinned) */
-    uint16_t last_data_seq;
-    uint8_t have_last_data_seq;
+    uint16_t data_seqs[KWS_PROTO_DUP_WINDOW]; /* seqs of the last accepted data frames (a ring) */
+    uint8_t data_seq_count;       /* how many of them are valid (HELLO and RESET forget them) */
+    uint8_t data_seq_next;        /* where the next accepted seq goes */
     uint8_t led_on;
     uint32_t led_since_us;
     uint32_t last_rx_us;          /* when serial bytes last arrived (inter-byte timeout) */

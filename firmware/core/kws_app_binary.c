@@ -74,6 +74,29 @@ static uint8_t apply_params(kws_app *app, const kws_msg_params *p)
     return KWS_ERR_NONE;
 }
 
+/* 1 when seq is one of the last KWS_PROTO_DUP_WINDOW accepted data frames: a resend (its ACK was lost or
+ * late), acknowledged again but not processed twice. A NAKed frame was never accepted, so its resend is
+ * processed. */
+static int already_accepted(const kws_app *app, uint16_t seq)
+{
+    uint8_t k;
+    for (k = 0; k < app->data_seq_count; ++k) {
+        if (app->data_seqs[k] == seq) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void accepted(kws_app *app, uint16_t seq)
+{
+    app->data_seqs[app->data_seq_next] = seq;
+    app->data_seq_next = (uint8_t)((app->data_seq_next + 1u) % KWS_PROTO_DUP_WINDOW);
+    if (app->data_seq_count < KWS_PROTO_DUP_WINDOW) {
+        ++app->data_seq_count;
+    }
+}
+
 static void handle_audio(kws_app *app, const kws_proto_frame *f, const kws_msg *m)
 {
     size_t done = 0;
@@ -81,7 +104,7 @@ static void handle_audio(kws_app *app, const kws_proto_frame *f, const kws_msg *
         send_nak(app, f, KWS_ERR_BAD_STATE);
         return;
     }
-    if (app->have_last_data_seq && f->seq == app->last_data_seq) {
+    if (already_accepted(app, f->seq)) {
         send_ack(app, f, KWS_ACK_DUPLICATE, app->stats.samples);
         return;
     }
@@ -96,8 +119,7 @@ static void handle_audio(kws_app *app, const kws_proto_frame *f, const kws_msg *
         kws_pipeline_process_pcm(app, app->pcm, n);
         done += n;
     }
-    app->last_data_seq = f->seq;
-    app->have_last_data_seq = 1;
+    accepted(app, f->seq);
     send_ack(app, f, KWS_ACK_OK, app->stats.samples);
 }
 
@@ -108,15 +130,14 @@ static void handle_features(kws_app *app, const kws_proto_frame *f, const kws_ms
         send_nak(app, f, KWS_ERR_BAD_PAYLOAD);
         return;
     }
-    if (app->have_last_data_seq && f->seq == app->last_data_seq) {
+    if (already_accepted(app, f->seq)) {
         send_ack(app, f, KWS_ACK_DUPLICATE, app->ring.total);
         return;
     }
     for (i = 0; i < m->u.features.num_values; i += KWS_FE_NUM_FEATURES) {
         kws_pipeline_push_frame(app, m->u.features.values + i);
     }
-    app->last_data_seq = f->seq;
-    app->have_last_data_seq = 1;
+    accepted(app, f->seq);
     send_ack(app, f, KWS_ACK_OK, app->ring.total);
 }
 
@@ -153,8 +174,8 @@ void kws_binary_on_frame(void *ctx, int event, const kws_proto_frame *f)
          * after BYE starts a fresh line. */
         app->line_len = 0;
         app->line_overflow = 0;
-        /* A new session may reuse the seq of the old one's last chunk: forget it. */
-        app->have_last_data_seq = 0;
+        /* A new session may reuse the seqs of the old one's last chunks: forget them. */
+        app->data_seq_count = 0;
         kws_binary_fill_info(app, &m);
         kws_app_send(app, &m);
         return;

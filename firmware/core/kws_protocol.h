@@ -34,15 +34,20 @@
  *
  * Sequence numbers: each side numbers its own frames 0, 1, 2, ... (u16, wrapping). ACK and NAK carry
  * the seq and type of the frame they answer in their payload, so the host matches answers to
- * requests and sees any lost board frame as a gap. A data frame (AUDIO, FEATURES) that repeats the
- * seq of the last accepted data frame is a resend after a lost ACK: it is acknowledged again
- * (status DUPLICATE) and not processed twice. HELLO and RESET forget that seq, so a new session may
- * number its frames from anywhere.
+ * requests and sees any lost board frame as a gap. A data frame (AUDIO, FEATURES) whose seq is that
+ * of one of the last KWS_PROTO_DUP_WINDOW accepted data frames is a resend after a lost or late ACK:
+ * it is acknowledged again (status DUPLICATE, with the current count) and not processed twice. A
+ * NAKed frame was not accepted: its resend is processed. HELLO and RESET forget those seqs, so a new
+ * session may number its frames from anywhere.
  *
  * Flow: host HELLO -> board INFO (binary mode from here). Host AUDIO/FEATURES frames, each answered
  * by ACK (with the running sample/frame count) or NAK; the SCORES, TIMING and DETECTION frames
- * that a chunk caused come before its ACK. The host may pipeline several chunks (the board
- * processes them in order) or wait for each ACK; it resends a chunk after a NAK or a timeout.
+ * that a chunk caused come before its ACK. Data frames are STOP-AND-WAIT: the host sends the next
+ * AUDIO/FEATURES only once the previous one is ACKed, and resends a chunk with the same seq after a
+ * NAK(BAD_CRC) or a timeout. The board processes frames strictly in arrival order and keeps no
+ * reordering window: a host that sent chunks 1, 2, 3 without waiting and resent a NAKed 2 would have
+ * it processed after 3 (out of order); a resent 1 is caught by the duplicate check. Frames sent
+ * back-to-back are processed in order as long as none is resent (a lossless pipe, a test).
  * RESET and SET_PARAMS are answered by ACK/NAK; BYE by ACK, then text mode. Any frame but HELLO in
  * text mode is answered NAK(BAD_STATE): the host learns the board rebooted and says HELLO again.
  *
@@ -99,6 +104,7 @@ extern "C" {
 #define KWS_PROTO_MAX_FRAME (KWS_PROTO_HEADER_SIZE + KWS_PROTO_MAX_PAYLOAD + KWS_PROTO_CRC_SIZE)
 #define KWS_PROTO_PARAMS_SIZE 13
 #define KWS_PROTO_MAX_LABELS 64
+#define KWS_PROTO_DUP_WINDOW 8  /* accepted data seqs the board remembers for the duplicate check */
 
 /* Message types: host -> board below 0x80, board -> host from 0x80. */
 #define KWS_MSG_HELLO 0x01
@@ -129,7 +135,7 @@ extern "C" {
 
 /* ACK status. */
 #define KWS_ACK_OK 0
-#define KWS_ACK_DUPLICATE 1     /* same seq as the last accepted data frame: not processed again */
+#define KWS_ACK_DUPLICATE 1     /* seq of a recently accepted data frame: not processed again */
 
 /* PARAMS flags. */
 #define KWS_FLAG_SCORES 0x01     /* send SCORES after every inference */

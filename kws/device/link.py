@@ -8,10 +8,11 @@
         result.scores, result.timings, result.detections   # what those chunks caused, in order
 
 Used by `kws monitor`, `kws flash` (the handshake after upload) and on-device evaluation. It speaks the
-protocol of firmware/core/kws_protocol.h (kws.device.protocol) stop-and-wait: one data frame, then its
-ACK; a NAK(BAD_CRC) or no answer within `timeout` resends the same frame with the same seq (the board
-acknowledges a repeat as DUPLICATE and does not process it twice), at most `retries` times, then
-LinkTimeout names what was awaited, from which port, and the last text the board printed.
+protocol of firmware/core/kws_protocol.h (kws.device.protocol) stop-and-wait, as the protocol requires
+of data frames: one data frame, then its ACK; a NAK(BAD_CRC) or no answer within `timeout` resends the
+same frame with the same seq (the board acknowledges a repeat as DUPLICATE and does not process it
+twice), at most `retries` times, then LinkTimeout names what was awaited, from which port, and the last
+text the board printed.
 
 It works whatever mode the board is in: HELLO is accepted in text and binary mode (text and stale
 frames before the INFO are skipped), so a board that just booted, one left in binary mode by a crashed

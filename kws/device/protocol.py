@@ -13,6 +13,11 @@ The header is the spec (frame layout, message table, payload layouts, flow); fir
 explains it with byte dumps. Every constant here and in kws.device.framing (the byte layer: frames,
 CRCs, the resynchronising decoder) is checked against the header by tests/test_protocol.py, which
 parses kws_protocol.h.
+
+Data frames (AUDIO, FEATURES) are stop-and-wait: send the next one only after the previous one's ACK;
+resend with the same seq after NAK(BAD_CRC) or a timeout. The board ACKs a resend of any of its last
+DUP_WINDOW accepted data frames as DUPLICATE and keeps no reordering window, so a host that pipelines
+and resends gets chunks processed out of order. kws.device.link.BoardLink follows the rule.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from kws.device.framing import (
 VERSION = 1
 PARAMS_SIZE = 13
 MAX_LABELS = 64
+DUP_WINDOW = 8
+"""The board remembers the seqs of this many accepted data frames: resending one of them is ACKed DUPLICATE."""
 
 
 class MsgType(enum.IntEnum):
@@ -108,6 +115,7 @@ def header_constants() -> dict[str, int]:
         "KWS_PROTO_VERSION": VERSION, "KWS_PROTO_SYNC0": SYNC[0], "KWS_PROTO_SYNC1": SYNC[1],
         "KWS_PROTO_HEADER_SIZE": HEADER_SIZE, "KWS_PROTO_CRC_SIZE": CRC_SIZE, "KWS_PROTO_MAX_PAYLOAD": MAX_PAYLOAD,
         "KWS_PROTO_MAX_FRAME": MAX_FRAME, "KWS_PROTO_PARAMS_SIZE": PARAMS_SIZE, "KWS_PROTO_MAX_LABELS": MAX_LABELS,
+        "KWS_PROTO_DUP_WINDOW": DUP_WINDOW,
         "KWS_FLAG_DEFAULT": int(FLAG_DEFAULT),
         "KWS_PROTO_EV_FRAME": 0, "KWS_PROTO_EV_BAD_CRC": 1, "KWS_PROTO_EV_TOO_LARGE": 2,
     }

@@ -11,7 +11,8 @@
  *     --window MS --suppression MS --min-count N --threshold T --infer-every N   build defaults
  *
  * All of stdin is the host's side of the conversation, sent at once (the board processes frames in
- * order, so pipelining is allowed by the protocol). The model is the fake "echo" model of
+ * arrival order; nothing is lost on this pipe, so nothing is resent and stop-and-wait is not needed).
+ * The model is the fake "echo" model of
  * fake_hal.h: scores = the first values of the newest feature frame. Used by tests/test_protocol.py.
  */
 #include <stdio.h>
