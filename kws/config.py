@@ -178,6 +178,26 @@ class DataConfig:
     """Maximum noise volume of silence examples (uniform in [0, silence_volume])."""
     time_shift_ms: float = 100.0
     """Training clips are shifted by a uniform random offset in [-time_shift_ms, time_shift_ms]."""
+    speed_perturbation: float = 0.0
+    """Realism (0 = off): each training clip is resampled by a factor drawn log-uniform in
+    [1/(1+x), 1+x], moving pitch, formants and tempo together (vocal-tract-length and speed perturbation;
+    kws.data.acoustics.speed_perturb)."""
+    reverb_probability: float = 0.0
+    """Realism: probability that a training word is played through a simulated room (before noise mixing)."""
+    min_rt60_s: float = 0.1
+    """Shortest reverberation time (RT60, seconds) of the simulated rooms."""
+    max_rt60_s: float = 0.8
+    """Longest reverberation time; rooms are drawn log-uniform between the two."""
+    channel_probability: float = 0.0
+    """Realism: probability that a training word goes through a random microphone/channel response
+    (high-pass, low-pass, tilt and resonances; kws.data.acoustics.channel_response)."""
+    channel_max_db: float = 8.0
+    """Largest boost or cut of the channel's tilt and resonances, in dB."""
+    min_level_db: float = 0.0
+    """Realism: every training clip (silence included) is scaled by a gain drawn uniformly in
+    [min_level_db, max_level_db] dB after mixing, before clipping (recording level; 0, 0 = off)."""
+    max_level_db: float = 0.0
+    """Loudest recording level change in dB (see min_level_db)."""
     on_bad_audio: str = "error"
     """'error': stop at the first unreadable or malformed WAV, naming it; 'skip': leave it out and
     report the count. Resampling, down-mixing and sample-format conversion are always done and counted."""
@@ -213,6 +233,24 @@ class DataConfig:
         for name in ("background_volume", "silence_volume", "time_shift_ms"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"data.{name} must not be negative, got {getattr(self, name)}")
+        self._validate_realism()
+
+    def _validate_realism(self) -> None:
+        for name in ("speed_perturbation", "channel_max_db"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"data.{name} must not be negative, got {getattr(self, name)}")
+        if self.speed_perturbation >= 1:
+            raise ConfigError(f"data.speed_perturbation must be below 1 (a factor range [1/(1+x), 1+x]), "
+                              f"got {self.speed_perturbation}")
+        for name in ("reverb_probability", "channel_probability"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"data.{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0 < self.min_rt60_s <= self.max_rt60_s <= 2.0:
+            raise ConfigError(f"data rooms need 0 < min_rt60_s <= max_rt60_s <= 2 s, got {self.min_rt60_s}, "
+                              f"{self.max_rt60_s}")
+        if not -60 <= self.min_level_db <= self.max_level_db <= 20:
+            raise ConfigError(f"data levels need -60 <= min_level_db <= max_level_db <= 20 dB, got "
+                              f"{self.min_level_db}, {self.max_level_db}")
 
 
 @dataclass(frozen=True)
@@ -229,6 +267,10 @@ class SynthConfig:
     """Clips per keyword."""
     clips_per_unknown_word: int = 25
     """Clips per unknown word."""
+    extra_unknown_words: int = 0
+    """Words drawn (seeded) from kws.data.vocabulary's common English words that join unknown_words, with
+    clips_per_unknown_word clips each: the keywords' near neighbours as negatives (yet, now, town, goat ...).
+    Keywords, listed unknown words and the keywords' homophones are never drawn."""
     background_seconds: float = 60.0
     """Length of each synthesised _background_noise_ recording (white, pink, brown, hum, babble)."""
     min_speed_wpm: int = 110
@@ -265,6 +307,8 @@ class SynthConfig:
             raise ConfigError("synth gains must satisfy min_gain_db <= max_gain_db <= 0")
         if self.workers < 0:
             raise ConfigError(f"synth.workers must be >= 0, got {self.workers}")
+        if self.extra_unknown_words < 0:
+            raise ConfigError(f"synth.extra_unknown_words must be >= 0, got {self.extra_unknown_words}")
 
 
 @dataclass(frozen=True)
@@ -313,6 +357,15 @@ class TrainingConfig:
     """Softmax temperature of knowledge distillation (Hinton et al. 2015)."""
     distill_weight: float = 0.5
     """Weight of the soft-target loss; the hard-label cross-entropy gets 1 - distill_weight."""
+    spec_time_masks: int = 0
+    """SpecAugment (Park et al. 2019): time masks per training example (0 = off); each hides up to
+    spec_time_mask_frames consecutive frames, replaced by the example's mean feature value."""
+    spec_time_mask_frames: int = 8
+    """Widest time mask, in frames (20 ms each by default)."""
+    spec_freq_masks: int = 0
+    """SpecAugment: frequency masks per training example (0 = off)."""
+    spec_freq_mask_bins: int = 6
+    """Widest frequency mask, in feature channels (mel bands or MFCC coefficients)."""
 
     def validate(self) -> None:
         """Raise ConfigError for an unusable schedule."""
@@ -329,6 +382,9 @@ class TrainingConfig:
             raise ConfigError(f"training.distill_temperature must be positive, got {self.distill_temperature}")
         if not 0 <= self.distill_weight <= 1:
             raise ConfigError(f"training.distill_weight must be in [0, 1], got {self.distill_weight}")
+        for name in ("spec_time_masks", "spec_time_mask_frames", "spec_freq_masks", "spec_freq_mask_bins"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"training.{name} must not be negative, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,7 @@ def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
             for group in optimizer.param_groups:
                 group["lr"] = lr
             audio, y = data.batches.batch(step)
-            x = extractor(audio)
+            x = _spec_augment(extractor(audio), config, step)
             target = torch.as_tensor(y)
             model.train()
             logits = model(x)
@@ -214,6 +214,24 @@ def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
         _save_last(run, model, optimizer, config, step, history, best)
         return TrainResult(run_dir, best["step"], best["val_accuracy"], float("nan"), start_step)
     return _finish(config, run, model, data, history, best, start_step, steps_done, elapsed)
+
+
+_SPEC_STREAM = 0x73706563  # "spec"
+
+
+def _spec_augment(x: torch.Tensor, config: KwsConfig, step: int) -> torch.Tensor:
+    """SpecAugment masks (training.spec_*) on a feature batch, filled with each example's mean; the masks
+    depend only on (training.seed, step), so a resumed run draws the same ones."""
+    t = config.training
+    if not (t.spec_time_masks or t.spec_freq_masks):
+        return x
+    from kws.data.augment import spec_augment_masks
+    from kws.data.index import seed_entropy
+
+    rng = np.random.default_rng([seed_entropy(t.seed), _SPEC_STREAM, step])
+    mask = spec_augment_masks(rng, tuple(x.shape), t.spec_time_masks, t.spec_time_mask_frames, t.spec_freq_masks,
+                              t.spec_freq_mask_bins)
+    return torch.where(torch.from_numpy(mask), x.mean(dim=(1, 2), keepdim=True), x)
 
 
 def _save_last(run: Run, model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: KwsConfig,

@@ -31,6 +31,7 @@ Atomic: everything is built in a temporary folder beside out_dir and renamed at 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import time
@@ -46,6 +47,7 @@ from kws.data.split import SPLITS
 from kws.data.synth_files import tool_versions, write_background, write_file, write_metadata
 from kws.data.synth_plan import available_voices, plan_babble, plan_clips, plan_speakers
 from kws.data.synth_render import RenderJob, run_tasks
+from kws.data.vocabulary import extra_unknown_words
 from kws.errors import KwsError
 from kws.fsutil import atomic_directory
 
@@ -125,6 +127,9 @@ def synthesize(cfg: SynthConfig, frontend: FrontendConfig, *, replace: bool = Fa
     started = time.perf_counter()
     cfg.validate()
     frontend.validate()
+    extra = extra_unknown_words(cfg)
+    if extra:
+        cfg = dataclasses.replace(cfg, unknown_words=(*cfg.unknown_words, *extra))
     _check_words(cfg)
     out_dir = Path(cfg.out_dir)
     if out_dir.exists() and not replace:
