@@ -46,9 +46,16 @@ def compiled_model_dir(exported: "ExportedModel", build_dir: Path | None = None)
     header = run.aot_dir / "kws_model_aot.h"
     if header.is_file() and f'"{exported.sha256}"' in header.read_text(encoding="utf-8"):
         return run.aot_dir
+    # Keyed by the model and by the compiler's own sources: a newer compiler must not reuse older output.
+    import hashlib
+
+    import kws.compile
     from kws.device.m4 import DEFAULT_BUILD_DIR
 
-    folder = Path(build_dir or DEFAULT_BUILD_DIR) / "aot" / exported.sha256[:16]
+    digest = hashlib.sha256(exported.sha256.encode())
+    for source in sorted(Path(kws.compile.__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    folder = Path(build_dir or DEFAULT_BUILD_DIR) / "aot" / digest.hexdigest()[:16]
     if not (folder / "kws_model_aot.h").is_file():
         compile_tflite(exported.model_path, folder)
     return folder
@@ -76,4 +83,28 @@ def emulated_board(kind: str, exported: "ExportedModel", *, build_dir: Path | No
     raise BoardChoiceError(f"--board must be one of {', '.join(BOARDS)}, got {kind!r}")
 
 
-__all__ = ["BOARDS", "BoardChoiceError", "EmulatedBoard", "compiled_model_dir", "emulated_board"]
+def firmware_figures(board: EmulatedBoard) -> dict[str, Any] | None:
+    """What the linker says the running board's firmware takes (the M4 board; None for the host board, whose
+    "firmware" is a host shared library): flash and RAM by kind, the largest stack frame, the memory map."""
+    elf = getattr(board, "elf", None)
+    if elf is None:
+        return None
+    from kws.device.m4 import size_report
+
+    r = size_report(elf)
+    frame = r.max_stack_frame
+    return {"source": "arm-none-eabi-size and the linker map of the M4 board build (Nano 33 BLE Sense memory map)",
+            "flash_used": r.flash_used, "flash_size": r.flash_size, "code": r.code, "rodata": r.rodata,
+            "ram_used": r.ram_used, "ram_size": r.ram_size, "ram_data": r.ram_data, "ram_bss": r.ram_bss,
+            "stack_reserved": r.stack_reserved,
+            "largest_stack_frame": {"function": frame.function, "bytes": frame.bytes} if frame else None,
+            "objects": r.objects}
+
+
+CLOCKS = {"host": "host CPU microseconds (wall clock of this machine)",
+          "m4": "QEMU instruction count: -icount shift=0 makes 1 us of board time 1,000 instructions"}
+"""What the TIMING microseconds of each emulated board measure."""
+
+
+__all__ = ["BOARDS", "CLOCKS", "BoardChoiceError", "EmulatedBoard", "compiled_model_dir", "emulated_board",
+           "firmware_figures"]

@@ -148,6 +148,8 @@ class BoardSession:
         self.baudrate = baudrate
         self._handshake_on_enter = handshake
         self.emulator: Any = None
+        self.firmware: dict[str, Any] | None = None
+        """Linker figures of the emulated board's firmware (the M4 board), else None."""
         self.link: "BoardLink | None" = None
         self.info: "P.Info | None" = None
         self.stats = SessionStats()
@@ -165,6 +167,9 @@ class BoardSession:
                     raise SessionError("the emulated board needs a run's export to serve")
                 self.emulator = emulated_board(self.board_kind, self.exported, build_dir=self.build_dir)
                 self.port = self.emulator.start()
+                from kws.device.boards import firmware_figures
+
+                self.firmware = firmware_figures(self.emulator)
             self.link = self._open()
             if self._handshake_on_enter:
                 self.handshake()

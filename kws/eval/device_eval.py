@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from kws.data.kind import dataset_kind
+from kws.device.boards import CLOCKS
 from kws.device.session import BoardSession
 from kws.eval.errors import DeviceEvalError
 from kws.eval.journal import JOURNAL_VERSION, Journal
@@ -126,13 +127,15 @@ def evaluate_clips(run: "Run | str | Path", options: EvalOptions, *, config: "Kw
                     on_clip(k, record)
         link = session.link_stats()
         board = session.board
-    return _write_results(run, config, exported.labels, options, board, clips, names, truth, done, link,
-                          evaluated_now=len(todo))
+        firmware = session.firmware
+    result = _write_results(run, config, exported.labels, options, board, clips, names, truth, done, link,
+                            evaluated_now=len(todo), firmware=firmware)
+    return result
 
 
 def _write_results(run: Run, config: "KwsConfig", labels: Sequence[str], options: EvalOptions, board: str,
                    clips: "ClipSet", names: list[str], truth: np.ndarray, done: dict[int, dict],
-                   link: dict[str, int], *, evaluated_now: int) -> EvalResult:
+                   link: dict[str, int], *, evaluated_now: int, firmware: dict | None = None) -> EvalResult:
     from kws.eval.analysis import analyze_clips
     from kws.eval.metrics import latency_summary
     from kws.fsutil import atomic_path
@@ -158,6 +161,9 @@ def _write_results(run: Run, config: "KwsConfig", labels: Sequence[str], options
         "data": dataset_kind(clips.data_dir), "selection": clips.selection, "mapping": clips.mapping,
         "limit": options.limit, "deploy_threshold": config.deploy.detection_threshold,
         "attempts": int(sum(r["attempts"] for r in records)), "link": link,
+        "clock": CLOCKS["m4"] if options.emulate and options.board == "m4" else
+        CLOCKS["host"] if options.emulate else "the board's own microsecond clock",
+        "firmware": firmware,
     })
     with atomic_path(run.eval_scores) as tmp:
         with open(tmp, "wb") as handle:  # np.savez on a name would append .npz to the temporary name

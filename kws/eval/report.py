@@ -257,11 +257,33 @@ def _latency_section(run: Run, out_dir: Path) -> Section:
     for name in ("frontend", "inference"):
         lat = summary["latency"][name]
         rows.append([name, f"{lat['p50']:.0f}", f"{lat['p95']:.0f}", f"{lat['max']:.0f}", str(int(lat["count"]))])
+    if summary.get("board", "").startswith("mps2-an386"):
+        _m4_latency(section, summary)
+        return section
     section.tables.append((["stage", "p50 us", "p95 us", "max us", "count"], rows))
     if summary.get("board") == "emulated":
-        section.text.append("The emulated board times the portable core on this host's CPU; a Cortex-M4 at 64 MHz "
-                            "is much slower. Flash a board for its real figures.")
+        section.text.append("Host timing: the emulated host board times the portable core on this machine's CPU, "
+                            "not a microcontroller. `kws eval --board m4` measures the Cortex-M4 firmware.")
     return section
+
+
+def _m4_latency(section: Section, summary: dict[str, Any]) -> None:
+    """Instructions counted by QEMU (1 us of board time = 1,000 instructions at -icount shift=0) and what they
+    would take at the Nano's 64 MHz if every instruction took one cycle (a real M4 needs at least one)."""
+    rows = []
+    for name, per in (("frontend", "per 20 ms frame"), ("inference", "per inference")):
+        lat = summary["latency"][name]
+        if not lat["count"]:
+            continue
+        instructions = lat["p50"] * 1000
+        ms = instructions / 64e3
+        share = f"{ms / 20:.1%} of a 20 ms frame" if name == "frontend" else f"{ms / 20:.0%} of a 20 ms hop"
+        rows.append([f"{name} ({per})", f"{instructions:,.0f}", f"{lat['max'] * 1000:,.0f}", f"{ms:.2f} ms", share])
+    section.tables.append((["stage", "instructions (median)", "max", "at 64 MHz (estimate)", "real-time share"],
+                           rows))
+    section.text.append(f"Measured on the Cortex-M4 board under QEMU ({summary.get('clock', '')}). The milliseconds "
+                        f"are an estimate that assumes one cycle per instruction; loads, taken branches and "
+                        f"multiplies take more on a real M4, so they are a lower bound.")
 
 
 def _budget_section(run: Run, out_dir: Path) -> Section:
@@ -302,10 +324,37 @@ def _budget_section(run: Run, out_dir: Path) -> Section:
         ["flash", f"{b['flash_used']:,} B", f"{b['flash_limit']:,} B", str(b["fits"])],
         ["RAM", f"{b['ram_used']:,} B", f"{b['ram_limit']:,} B", str(b["fits"])]]))
     arena = parity["arena"]
-    section.text.append(f"Model {b['model_bytes']:,} B; arena {b['arena_bytes']:,} B (measured minimum "
-                        f"{arena.get('minimum', 0):,} B + {arena.get('margin', 0):,} B margin). Code and "
-                        f"reserved RAM are stated estimates, not measurements.")
+    section.text.append(f"TensorFlow Lite Micro on the Nano sketch: model {b['model_bytes']:,} B; arena "
+                        f"{b['arena_bytes']:,} B (measured minimum {arena.get('minimum', 0):,} B + "
+                        f"{arena.get('margin', 0):,} B margin). Its code and reserved RAM are stated estimates: the "
+                        f"mbed core's share is only known from a build with arduino-cli.")
+    _measured_firmware(section, _read_json(run.eval_summary))
     return section
+
+
+def _measured_firmware(section: Section, summary: dict[str, Any] | None) -> None:
+    """The linker's figures of the firmware the evaluation ran (the M4 board), when there are any."""
+    fw = (summary or {}).get("firmware")
+    if not fw:
+        section.text.append("No measured firmware yet: `kws eval --board m4` builds the firmware for the Cortex-M4 "
+                            "board and records what the linker says it takes.")
+        return
+    kib = lambda n: f"{n / 1024:.1f} KiB"  # noqa: E731
+    frame = fw.get("largest_stack_frame") or {}
+    section.tables.append((["measured (linker, M4 board build)", "bytes", "of the Nano's"], [
+        ["flash: code", f"{fw['code']:,}", ""],
+        ["flash: constants (weights, tables)", f"{fw['rodata']:,}", ""],
+        ["flash: initial data", f"{fw['ram_data']:,}", ""],
+        ["flash total", f"{fw['flash_used']:,} ({kib(fw['flash_used'])})", kib(fw["flash_size"])],
+        ["RAM: data + bss (buffers, the compiled model's activations)",
+         f"{fw['ram_data'] + fw['ram_bss'] - fw['stack_reserved']:,}", ""],
+        ["RAM: stacks reserved", f"{fw['stack_reserved']:,}", ""],
+        ["RAM total", f"{fw['ram_used']:,} ({kib(fw['ram_used'])})", kib(fw["ram_size"])],
+    ]))
+    section.text.append(f"Measured: {fw['source']}; the whole firmware (core, frontend, recognizer, protocol, "
+                        f"compiled model, kernels, startup) without the Arduino/mbed runtime. Largest stack frame: "
+                        f"{frame.get('bytes', '?')} B in {frame.get('function', '?')}. Anchor: the TFLM Arduino "
+                        f"micro_speech sketch takes ~166 KB flash and ~54 KB RAM (its README).")
 
 
 def _parity_section(run: Run) -> Section:
