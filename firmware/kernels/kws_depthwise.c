@@ -2,13 +2,15 @@
  * the portable kernel and the dispatcher to the Cortex-M4 DSP path (kws_depthwise_dsp.c). */
 #include "kws_kernels.h"
 #include "kws_fixedpoint.h"
+#include "kws_kernels_dsp.h"
 
 void kws_depthwise_s8_portable(const kws_conv_params *p, const int8_t *in, int8_t *out) {
-    int32_t b, oy, ox, ic, m, ky, kx;
+    int32_t b, i, oy, ox, ic, m, ky, kx;
     for (b = 0; b < p->batches; ++b) {
         const int8_t *image = in + (size_t)b * p->in_h * p->in_w * p->in_c;
-        for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+        for (i = 0; i < p->out_h; ++i) {
+            const int32_t iy0 = (oy = p->reverse ? p->out_h - 1 - i : i) * p->stride_h - p->pad_h;
+            int8_t *o = out + ((size_t)b * p->out_h + oy) * p->out_w * p->out_c;
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_w;
                 for (ic = 0; ic < p->in_c; ++ic) {
@@ -33,7 +35,7 @@ void kws_depthwise_s8_portable(const kws_conv_params *p, const int8_t *in, int8_
                             acc += p->bias[oc];
                         }
                         acc = kws_mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset;
-                        *out++ = (int8_t)kws_clamp(acc, p->act_min, p->act_max);
+                        *o++ = (int8_t)kws_clamp(acc, p->act_min, p->act_max);
                     }
                 }
             }
@@ -42,6 +44,13 @@ void kws_depthwise_s8_portable(const kws_conv_params *p, const int8_t *in, int8_
 }
 
 void kws_depthwise_s8(const kws_conv_params *p, const int8_t *in, int8_t *out, int8_t *scratch) {
-    (void)scratch; /* the DSP flavour (next) uses it for im2col */
+#if KWS_KERNELS_DSP
+    if (p->dsp_weights != NULL) {
+        kws_depthwise_s8_dsp(p, in, out, scratch);
+        return;
+    }
+#else
+    (void)scratch;
+#endif
     kws_depthwise_s8_portable(p, in, out);
 }

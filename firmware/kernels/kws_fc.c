@@ -2,6 +2,7 @@
  * per-tensor form also applies the weights' zero point): portable kernel + DSP dispatcher. */
 #include "kws_kernels.h"
 #include "kws_fixedpoint.h"
+#include "kws_kernels_dsp.h"
 
 void kws_fc_s8_portable(const kws_fc_params *p, const int8_t *in, int8_t *out) {
     int32_t b, o, d;
@@ -23,6 +24,12 @@ void kws_fc_s8_portable(const kws_fc_params *p, const int8_t *in, int8_t *out) {
 }
 
 void kws_fc_s8(const kws_fc_params *p, const int8_t *in, int8_t *out) {
+#if KWS_KERNELS_DSP
+    if (p->dsp_weights != NULL) {
+        kws_fc_s8_dsp(p, in, out);
+        return;
+    }
+#endif
     kws_fc_s8_portable(p, in, out);
 }
 

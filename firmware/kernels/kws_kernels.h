@@ -12,6 +12,11 @@
  * (kws/compile/quant.py): per-output-channel multipliers and shifts (a per-tensor scale is broadcast),
  * the activation clamp range, input/output offsets (offset = -zero_point for inputs, +zero_point for
  * outputs). Shapes are NHWC.
+ *
+ * Windowed kernels (conv, depthwise, pooling) finish every read an output row needs before they write the
+ * next row, in row order, or in reverse row order when `reverse` is set: that lets the memory planner
+ * overlap an output with the input it consumes (output before the input going forward, after it going
+ * backward), kws/compile/planner.py overlap_distance().
  */
 #ifndef KWS_KERNELS_H
 #define KWS_KERNELS_H
@@ -38,17 +43,16 @@ typedef struct kws_conv_params {
     int32_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
     int32_t depth_mult;             /* depthwise only */
     int32_t in_offset, out_offset, act_min, act_max;
+    int32_t reverse;                /* 1: output rows last to first (see below) */
     const int8_t *weights;          /* conv: [out_c][k_h][k_w][filter_c]; depthwise: [k_h][k_w][out_c] */
     const int32_t *bias;            /* [out_c] or NULL */
     const int32_t *mult;            /* [out_c] */
     const int8_t *shift;            /* [out_c], > 0 = left shift */
-    /* DSP flavour only (NULL when the portable kernel runs the layer; see kws/compile/dsp_layout.py):
-     * int16 weights in SMLAD order, biases with in_offset * sum(w) folded in (the kernels pad with the
-     * input zero point, so padded taps still add nothing), both scaled by 2^(1 + left shift) per channel,
-     * and per channel {multiplier, rounding half, sign mask, right shift} for the SMMULR requantization. */
+    /* DSP flavour only (NULL when the portable kernel runs the layer): one stream with, per group of 4
+     * output channels, the biases with in_offset * sum(w) folded in, the weights as int16 pairs in SMLAD
+     * order (both scaled by 2^(1 + left shift)), and the SMMULR requantization records (kws_dsp.h,
+     * kws/compile/dsp_layout.py). */
     const void *dsp_weights;
-    const int32_t *dsp_bias;
-    const int32_t *dsp_rq;
 } kws_conv_params;
 
 /* FULLY_CONNECTED: out[b][o] from in[b][accum]; weights [out_c][accum]. */
@@ -60,8 +64,6 @@ typedef struct kws_fc_params {
     const int32_t *mult;            /* [out_c] */
     const int8_t *shift;            /* [out_c] */
     const void *dsp_weights;        /* DSP flavour: see kws_conv_params */
-    const int32_t *dsp_bias;
-    const int32_t *dsp_rq;
 } kws_fc_params;
 
 /* AVERAGE_POOL_2D / MAX_POOL_2D (input and output share scale and zero point). */
@@ -69,6 +71,7 @@ typedef struct kws_pool_params {
     int32_t batches, in_h, in_w, channels, out_h, out_w;
     int32_t k_h, k_w, stride_h, stride_w, pad_h, pad_w;
     int32_t act_min, act_max;
+    int32_t reverse;                             /* 1: output rows last to first */
 } kws_pool_params;
 
 /* SOFTMAX int8 -> int8 (output zero point -128, scale 1/256), over the last dimension. */

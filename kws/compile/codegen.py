@@ -31,10 +31,10 @@ _CALLS = {"conv": "kws_conv_s8", "depthwise": "kws_depthwise_s8", "fc": "kws_fc_
 _FIELDS = {
     "conv": ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "filter_c", "stride_h",
              "stride_w", "dil_h", "dil_w", "pad_h", "pad_w", "depth_mult", "in_offset", "out_offset", "act_min",
-             "act_max"),
+             "act_max", "reverse"),
     "fc": ("batches", "accum", "out_c", "in_offset", "weights_offset", "out_offset", "act_min", "act_max"),
     "pool": ("batches", "in_h", "in_w", "channels", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w", "pad_h",
-             "pad_w", "act_min", "act_max"),
+             "pad_w", "act_min", "act_max", "reverse"),
     "softmax": ("outer", "depth", "input_mult", "input_left_shift", "diff_min"),
     "add": ("size", "ndims", "dims", "stride1", "stride2", "in1_offset", "in2_offset", "left_shift", "mult1",
             "shift1", "mult2", "shift2", "out_mult", "out_shift", "out_offset", "act_min", "act_max"),
@@ -134,7 +134,7 @@ def _calls(graph: Graph, plan: MemoryPlan, const_names: dict[int, str]) -> list[
         call = f"    {_CALLS[layer.kind]}(&l{i}_params, {', '.join(args)}, {out_ptr}"
         if layer.kind in ("conv", "depthwise"):
             call += f", KWS_AOT_SCRATCH({i})"
-        calls.append(call + ");")
+        calls.append(call + f");\n    KWS_AOT_LAYER_DONE({i});")
     if not graph.layers:
         calls.append(f"    kws_aot_copy(out, in, {graph.tensors[graph.input].size});")
     return calls
@@ -262,6 +262,11 @@ _SOURCE = """\
 
 {plan}
 #define KWS_AOT_SCRATCH(i) KWS_AOT_SCRATCH_##i
+
+/* A profiling build defines this to mark the end of each layer (kws/compile/m4_runner.py). */
+#ifndef KWS_AOT_LAYER_DONE
+#define KWS_AOT_LAYER_DONE(i) ((void)0)
+#endif
 
 /* The activation buffer: every intermediate tensor at a fixed offset (kws/compile/planner.py). */
 static union {{

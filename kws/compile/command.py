@@ -79,6 +79,8 @@ def compile_tflite(tflite_path: str | Path, out_dir: str | Path, *, name: str = 
     graph = lower(read_tflite(raw, str(path)), str(path))
     scratch = {i: dsp_layout.scratch_bytes(layer) for i, layer in enumerate(graph.layers)}
     plan = plan_memory(graph, scratch)
+    for i in plan.reverse:  # outputs placed above their inputs: those kernels run rows last to first
+        graph.layers[i].params["reverse"] = 1
     sha256 = hashlib.sha256(raw).hexdigest()
     files = codegen.generate(graph, plan, name=name, source=path.name, sha256=sha256)
     out = Path(out_dir)

@@ -154,7 +154,7 @@ class _Lowering:
         params = dict(batches=n, in_h=h, in_w=w, in_c=c, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw,
                       filter_c=filter_c, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_h=pad_h, pad_w=pad_w,
                       depth_mult=depth_mult, in_offset=-inp.zero_point, out_offset=out.zero_point,
-                      act_min=act_min, act_max=act_max)
+                      act_min=act_min, act_max=act_max, reverse=0)
         consts = {"weights": weights.astype(np.int8), "mult": np.array(mults, np.int32),
                   "shift": np.array(shifts, np.int8)}
         if bias is not None:
@@ -220,7 +220,8 @@ class _Lowering:
                                 f"(expected {(n, want_h, want_w, c)})")
         act_min, act_max = self.activation_range(op, out)
         params = dict(batches=n, in_h=h, in_w=w, channels=c, out_h=want_h, out_w=want_w, k_h=kh, k_w=kw,
-                      stride_h=sh, stride_w=sw, pad_h=pad_h, pad_w=pad_w, act_min=act_min, act_max=act_max)
+                      stride_h=sh, stride_w=sw, pad_h=pad_h, pad_w=pad_w, act_min=act_min, act_max=act_max,
+                      reverse=0)
         return Layer(kind, op.index, op.opcode, [inp.index], out.index, params, {}, 0)
 
     def softmax(self, op: RawOperator) -> Layer:

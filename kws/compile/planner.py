@@ -51,36 +51,40 @@ class MemoryPlan:
     """layer index -> arena offset of its scratch buffer."""
     copies: tuple[int, ...]
     """Layer indices of RESHAPEs that must copy (model input reshaped straight into the model output)."""
+    reverse: tuple[int, ...] = ()
+    """Layer indices whose output overlaps its input from above: their kernel runs rows last to first."""
 
 
 def _align(x: int) -> int:
     return -(-x // ALIGN) * ALIGN
 
 
-def overlap_distance(layer: Layer, in_size: int, out_size: int) -> int | None:
-    """Smallest d >= 0 such that the output may start d bytes before the input it consumes (None: never).
+def overlap_distance(layer: Layer, in_size: int, out_size: int) -> tuple[int | None, int | None]:
+    """(forward, backward) placements of an output against the input it consumes for the last time: going
+    forward the output may start `forward` bytes before the input; with rows in reverse it may start
+    `backward` bytes after it (None: not allowed).
 
-    Windowed kernels write output rows in order and never read an input row above the first row the current
-    output row's window touches (y * stride - pad), so an output byte may land on input rows that no later
-    window reads. Elementwise kernels read element i before writing element i."""
+    Windowed kernels finish every read of an output row before writing the next row (kws_kernels.h): going
+    forward, output row y never lands on an input row some row >= y still reads (those start at
+    y * stride - pad); going backward, never on a row some row <= y still reads (those end at
+    y * stride - pad + (k - 1) * dilation). Elementwise kernels read element i before writing it."""
     p = layer.params
     if layer.kind in ("conv", "depthwise", "avgpool", "maxpool"):
         if p["batches"] != 1:
-            return None
-        in_c = p.get("in_c", p.get("channels"))
-        out_c = p.get("out_c", p.get("channels"))
-        row_in = p["in_w"] * in_c
-        row_out = p["out_w"] * out_c
-        d = 0
+            return None, None
+        row_in = p["in_w"] * p.get("in_c", p.get("channels"))
+        row_out = p["out_w"] * p.get("out_c", p.get("channels"))
+        reach = (p["k_h"] - 1) * p.get("dil_h", 1)
+        forward = backward = -(1 << 62)
         for y in range(p["out_h"]):
-            first_needed = max(0, y * p["stride_h"] - p["pad_h"])
-            d = max(d, (y + 1) * row_out - first_needed * row_in)
-        return _align(d)
-    if layer.kind == "softmax" and in_size == out_size:
-        return 0
-    if layer.kind == "add" and p["ndims"] == 0 and in_size == out_size:
-        return 0
-    return None
+            first = max(0, y * p["stride_h"] - p["pad_h"])
+            last = min(p["in_h"] - 1, y * p["stride_h"] - p["pad_h"] + reach)
+            forward = max(forward, (y + 1) * row_out - first * row_in)
+            backward = max(backward, (last + 1) * row_in - y * row_out)
+        return _align(forward), _align(backward)
+    if layer.kind in ("softmax", "add") and in_size == out_size and p.get("ndims", 0) == 0:
+        return 0, None
+    return None, None
 
 
 class _UnionFind:
@@ -98,7 +102,11 @@ class _UnionFind:
         self.parent[self.find(b)] = self.find(a)
 
 
-def _place(buffers: list[_Buffer], allowed: dict[tuple[str, str], int]) -> int:
+Rules = dict[tuple[str, str], tuple[int | None, int | None]]
+"""(output buffer, its dying input buffer) -> (forward, backward) distances, overlap_distance()."""
+
+
+def _place(buffers: list[_Buffer], allowed: Rules) -> int:
     """Greedy placement in list order; fills .offset; returns the arena size."""
     placed: list[_Buffer] = []
     for buf in buffers:
@@ -106,10 +114,12 @@ def _place(buffers: list[_Buffer], allowed: dict[tuple[str, str], int]) -> int:
         candidates = {0}
         for other in live:
             candidates.add(_align(other.offset + other.size))
-            if (buf.key, other.key) in allowed:      # buf is the output, other its dying input
-                candidates.add(other.offset - allowed[(buf.key, other.key)])
-            if (other.key, buf.key) in allowed:      # buf is the input, other its output
-                candidates.add(other.offset + allowed[(other.key, buf.key)])
+            forward, backward = allowed.get((buf.key, other.key), (None, None))  # buf: output, other: input
+            candidates |= {other.offset - forward} if forward is not None else set()
+            candidates |= {other.offset + backward} if backward is not None else set()
+            forward, backward = allowed.get((other.key, buf.key), (None, None))  # buf: input, other: output
+            candidates |= {other.offset + forward} if forward is not None else set()
+            candidates |= {other.offset - backward} if backward is not None else set()
         for offset in sorted(c for c in candidates if c >= 0):
             if all(_compatible(buf, offset, other, allowed) for other in live):
                 buf.offset = offset
@@ -118,13 +128,23 @@ def _place(buffers: list[_Buffer], allowed: dict[tuple[str, str], int]) -> int:
     return max((b.offset + b.size for b in buffers), default=0)
 
 
-def _compatible(buf: _Buffer, offset: int, other: _Buffer, allowed: dict[tuple[str, str], int]) -> bool:
+def _direction(out_offset: int, in_offset: int, rule: tuple[int | None, int | None]) -> str | None:
+    """'forward' or 'backward' when the output may sit at out_offset against its input, else None."""
+    forward, backward = rule
+    if forward is not None and out_offset <= in_offset - forward:
+        return "forward"
+    if backward is not None and out_offset >= in_offset + backward:
+        return "backward"
+    return None
+
+
+def _compatible(buf: _Buffer, offset: int, other: _Buffer, allowed: Rules) -> bool:
     if offset + buf.size <= other.offset or other.offset + other.size <= offset:
         return True
     if (buf.key, other.key) in allowed:
-        return offset <= other.offset - allowed[(buf.key, other.key)]
+        return _direction(offset, other.offset, allowed[(buf.key, other.key)]) is not None
     if (other.key, buf.key) in allowed:
-        return other.offset <= offset - allowed[(other.key, buf.key)]
+        return _direction(other.offset, offset, allowed[(other.key, buf.key)]) is not None
     return False
 
 
@@ -173,9 +193,11 @@ def _buffers(graph: Graph, groups: _UnionFind) -> tuple[dict[int, _Buffer], dict
     return buffers, storage
 
 
-def _overlaps(graph: Graph, groups: _UnionFind, buffers: dict[int, _Buffer]) -> dict[tuple[str, str], int]:
-    """(output buffer, dying input buffer) -> how far before the input the output may start."""
-    allowed: dict[tuple[str, str], int] = {}
+def _overlaps(graph: Graph, groups: _UnionFind,
+              buffers: dict[int, _Buffer]) -> tuple[Rules, dict[tuple[str, str], int]]:
+    """The overlap rules, and the layer each (output, input) pair belongs to."""
+    allowed: Rules = {}
+    layer_of: dict[tuple[str, str], int] = {}
     for i, layer in enumerate(graph.layers):
         out_root = groups.find(layer.output)
         if layer.kind == "reshape" or out_root not in buffers:
@@ -184,20 +206,22 @@ def _overlaps(graph: Graph, groups: _UnionFind, buffers: dict[int, _Buffer]) -> 
             root = groups.find(t)
             if root not in buffers or buffers[root].end != i or root == out_root:
                 continue
-            d = overlap_distance(layer, graph.tensors[t].size, graph.tensors[layer.output].size)
-            if d is not None and d < buffers[root].size + buffers[out_root].size:
-                allowed[(buffers[out_root].key, buffers[root].key)] = d
-    return allowed
+            rule = overlap_distance(layer, graph.tensors[t].size, graph.tensors[layer.output].size)
+            if rule != (None, None):
+                key = (buffers[out_root].key, buffers[root].key)
+                allowed[key] = rule
+                layer_of[key] = i
+    return allowed, layer_of
 
 
 def plan_memory(graph: Graph, scratch: dict[int, int] | None = None) -> MemoryPlan:
     """Plan the arena for `graph`; `scratch` gives per-layer scratch bytes (lifetime: that layer only)."""
     groups, copies = _alias_groups(graph)
     buffers, storage = _buffers(graph, groups)
-    allowed = _overlaps(graph, groups, buffers)
+    allowed, layer_of = _overlaps(graph, groups, buffers)
     every = list(buffers.values())
 
-    def attempt(order: list[_Buffer], rules: dict[tuple[str, str], int]) -> tuple[int, dict[str, int]]:
+    def attempt(order: list[_Buffer], rules: Rules) -> tuple[int, dict[str, int]]:
         for b in every:
             b.offset = -1
         size = _place(order, rules)
@@ -215,6 +239,10 @@ def plan_memory(graph: Graph, scratch: dict[int, int] | None = None) -> MemoryPl
         buf.offset = best[buf.key]
         for t in buf.tensors:
             storage[t] = ("arena", buf.offset)
+    by_key = {b.key: b for b in every}
+    reverse = sorted(layer_of[(o, i)] for (o, i), rule in allowed.items()
+                     if _overlapping(by_key[o], by_key[i]) and _direction(by_key[o].offset, by_key[i].offset, rule)
+                     == "backward")
     # Scratch buffers come last, in the gaps left at their layer, so both flavours share every offset.
     scratch_offsets, total = {}, best_size
     for i, size in sorted((scratch or {}).items()):
@@ -225,7 +253,11 @@ def plan_memory(graph: Graph, scratch: dict[int, int] | None = None) -> MemoryPl
         scratch_offsets[i] = buf.offset
         total = max(total, buf.offset + buf.size)
     return MemoryPlan(_align(best_size), _align(total), _align(greedy_bytes), storage, scratch_offsets,
-                      tuple(copies))
+                      tuple(copies), tuple(reverse))
+
+
+def _overlapping(a: _Buffer, b: _Buffer) -> bool:
+    return a.offset < b.offset + b.size and b.offset < a.offset + a.size
 
 
 def _place_one(buf: _Buffer, live: list[_Buffer]) -> None:

@@ -1,0 +1,89 @@
+"""Compiled models on the Cortex-M4 (QEMU mps2-an386) equal the tflite_micro runtime byte for byte, with the
+DSP kernels (SMLAD; the default on the M4) and with the portable ones (KWS_KERNELS_PORTABLE).
+
+The same kinds of models as the host tests: random single-op models of every op (tests/compile_models.py),
+DS-CNN on real MFCCs and the MLPerf Tiny model. Needs arm-none-eabi-gcc and qemu-system-arm: fails in CI
+when they are missing, skips elsewhere.
+
+    .venv/bin/python -m pytest -q tests/test_compile_m4.py -s     # -s prints instructions per inference
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from compile_models import ds_cnn_tflite, random_op_models, real_features, tflm_outputs
+from conftest import REPO_ROOT, fail_or_skip
+
+FLAVOURS = ("dsp", "portable")
+CASES_PER_KIND = {"conv": 8, "depthwise": 10, "fc": 6, "avgpool": 4, "maxpool": 4, "softmax": 3, "add": 4, "mean": 3}
+MLPERF_MODEL = REPO_ROOT.parent / "shared" / "models" / "mlperf_tiny_kws_ref_model.tflite"
+
+
+@pytest.fixture(scope="module")
+def m4_run(tmp_path_factory):
+    """Compile flatbuffers (distinct names), run them all in one M4 program: m4_run(models, inputs, flavour)."""
+    from kws.compile import compile_tflite
+    from kws.compile.m4_runner import run_on_m4
+    from kws.device import m4
+
+    problem = m4.toolchain_problem()
+    if problem:
+        fail_or_skip(problem)
+    root = tmp_path_factory.mktemp("aot_m4")
+    counter = iter(range(10**6))
+
+    def run(models: list[bytes], inputs: list[np.ndarray], flavour: str, profile: bool = False):
+        results = []
+        for model in models:
+            n = next(counter)
+            folder = root / f"m{n}"
+            folder.mkdir()
+            (folder / "model.tflite").write_bytes(model)
+            results.append(compile_tflite(folder / "model.tflite", folder / "generated", name=f"m{n}"))
+        return run_on_m4(results, inputs, portable=flavour == "portable", profile=profile, build_dir=root / "build")
+
+    return run
+
+
+def _inputs(model: bytes, count: int = 6, seed: int = 0) -> np.ndarray:
+    from kws.compile.tflite_reader import read_tflite
+
+    raw = read_tflite(model)
+    size = int(np.prod(raw.tensors[raw.inputs[0]].shape))
+    x = np.random.default_rng(seed).integers(-128, 128, size=(count, size), dtype=np.int8)
+    x[0], x[1] = -128, 127
+    return x
+
+
+def _assert_equal(name: str, got: np.ndarray, golden: np.ndarray) -> None:
+    diff = np.argwhere(got != golden)
+    assert not len(diff), (f"{name}: {len(diff)} of {golden.size} outputs differ from TFLM, first at "
+                           f"{diff[0].tolist()}: {int(got[tuple(diff[0])])} vs {int(golden[tuple(diff[0])])}")
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_random_single_op_models_on_the_m4(m4_run, flavour):
+    cases = [case for i, (kind, n) in enumerate(CASES_PER_KIND.items()) for case in random_op_models(kind, n, 31 + i)]
+    inputs = [_inputs(model) for _, model in cases]
+    runs = m4_run([model for _, model in cases], inputs, flavour)
+    for (name, model), x, run in zip(cases, inputs, runs):
+        _assert_equal(f"{name} ({flavour})", run.outputs, tflm_outputs(model, x))
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_ds_cnn_and_mlperf_model_on_the_m4(m4_run, flavour, sc_real_dev, tmp_path):
+    if not MLPERF_MODEL.exists():
+        fail_or_skip(f"{MLPERF_MODEL} is absent (../shared/models)")
+    ds_cnn = ds_cnn_tflite(tmp_path, "mfcc")
+    features = real_features(sc_real_dev, "mfcc", count=4).reshape(4, -1)
+    mlperf = Path(MLPERF_MODEL).read_bytes()
+    rng = np.random.default_rng(2)
+    mlperf_x = rng.integers(-128, 128, size=(3, 490), dtype=np.int8)
+    runs = m4_run([ds_cnn, mlperf], [features, mlperf_x], flavour)
+    _assert_equal(f"DS-CNN mfcc ({flavour})", runs[0].outputs, tflm_outputs(ds_cnn, features))
+    _assert_equal(f"MLPerf Tiny DS-CNN ({flavour})", runs[1].outputs, tflm_outputs(mlperf, mlperf_x))
+    print(f"\n{flavour}: MLPerf Tiny DS-CNN {np.mean(runs[1].instructions):,.0f} instructions per inference "
+          f"({np.mean(runs[1].instructions) / 2_656_768:.2f} per MAC), stack {runs[1].stack_bytes} B")
