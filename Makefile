@@ -141,23 +141,30 @@ demo: setup $(SYNTH_DIR)/manifest.json $(RUN_DIR)/config.toml $(RUN_DIR)/fronten
 	@echo "demo: dataset in $(SYNTH_DIR); model, export, evaluation and calibration in $(RUN_DIR)/"
 
 # ---------------------------------------------------------------------------------------------- device
-# The board: `make flash RUN=demo [PORT=/dev/ttyACM0]` (arduino-cli; see firmware/nano33ble/README.md),
-# `make monitor [PORT=...]`, and the emulated board: `make emulate [MIC=clip.wav]` (prints its port, and
-# writes it to runs/<run>/emulator.port). Flashing and monitoring act on hardware, so they always run; they
-# need the export (exported first if stale) and the staged sketch is a file target over it.
+# The board: `make flash RUN=demo [PORT=/dev/ttyACM0] [BACKEND=aot|tflm]` (arduino-cli; see
+# firmware/nano33ble/README.md), `make monitor [PORT=...]`, and the emulated board: `make emulate [MIC=clip.wav]`
+# (prints its port, and writes it to runs/<run>/emulator.port). Flashing and monitoring act on hardware, so they
+# always run; they need the export (exported first if stale) and the staged sketch is a file target over it.
+# BACKEND: aot (default) the model compiled to C by `kws compile`, no library; tflm TensorFlow Lite Micro.
 .PHONY: sketch flash monitor emulate
 PORT ?=
 MIC ?=
+BACKEND ?= aot
 BOARD_FILES := $(wildcard firmware/nano33ble/*.ino firmware/nano33ble/*.cpp firmware/nano33ble/*.h) \
                $(wildcard firmware/core/*.c firmware/core/*.h)
+# A file only the sketch of that backend holds, so switching BACKEND stages again.
+SKETCH_MARK_aot := kws_model_aot.c
+SKETCH_MARK_tflm := model_data.cpp
+SKETCH_DEPS_aot := $(wildcard firmware/kernels/*.c firmware/kernels/*.h kws/compile/*.py)
 
-$(RUN_DIR)/sketch/nano33ble/nano33ble.ino: $(RUN_DIR)/export/parity.json $(BOARD_FILES) $(wildcard $(RUN_DIR)/deploy.toml)
-	$(KWS) flash --run $(RUN) --stage-only
+$(RUN_DIR)/sketch/nano33ble/$(SKETCH_MARK_$(BACKEND)): $(RUN_DIR)/export/parity.json $(BOARD_FILES) \
+                                                    $(SKETCH_DEPS_$(BACKEND)) $(wildcard $(RUN_DIR)/deploy.toml)
+	$(KWS) flash --run $(RUN) --backend $(BACKEND) --stage-only
 
-sketch: setup $(RUN_DIR)/sketch/nano33ble/nano33ble.ino
+sketch: setup $(RUN_DIR)/sketch/nano33ble/$(SKETCH_MARK_$(BACKEND))
 
 flash: setup $(RUN_DIR)/export/parity.json
-	$(KWS) flash --run $(RUN) $(if $(PORT),--port $(PORT))
+	$(KWS) flash --run $(RUN) --backend $(BACKEND) $(if $(PORT),--port $(PORT))
 
 # Without PORT: the emulator of `make emulate` if one is running, else the one Nano on USB.
 monitor: setup

@@ -1,13 +1,16 @@
 """`kws flash` against a fake arduino-cli on PATH, with the emulated board behind the port that appears after
-the upload: budget first, installs when missing, compile and upload with the right FQBN and port, the wait
-for re-enumeration, the hash check, and a clear error for every way it can go wrong.
+the upload: budget first, installs when missing (the TFLM library only for --backend tflm), compile and upload
+with the right FQBN and port, the wait for re-enumeration, the hash check, and a clear error for every way it
+can go wrong; the staged sketch of each backend holds that backend's files and none of the other's.
 
     .venv/bin/python -m pytest tests/test_flash.py -q
 
 The fake (written by `fake_cli` below) records every call (arguments and the one environment variable that
 matters) as JSON lines, and plays `board list --format json` in arduino-cli 1.x's shape from a state file:
 the ports before the upload, then (after `upload`) a few empty lists while the board re-enumerates, then
-the ports after it.
+the ports after it. Its `compile` fails, as the real one does, when a sketch file includes <TensorFlowLite.h>
+and the library is not installed, and (state "old_gcc") plays the mbed core's GCC 7 meeting the aot glue's
+#error unless the build properties select the portable kernels.
 """
 
 from __future__ import annotations
@@ -89,6 +92,15 @@ elif args[0] == "compile":
         fail("wrong FQBN")
     if not (sketch / (sketch.name + ".ino")).is_file():
         fail("Can't open sketch: main file missing from sketch")
+    for source in sorted(sketch.iterdir()):
+        includes = [line for line in source.read_text().splitlines() if line.startswith("#include <TensorFlowLite.h>")]
+        if includes and not state["lib"]:
+            fail(f"{source}:10:10: fatal error: TensorFlowLite.h: No such file or directory")
+    glue = sketch / "kws_model_aot_glue.cpp"
+    portable = [a for a in args if a.endswith("extra_flags=-DKWS_KERNELS_PORTABLE")]
+    if state.get("old_gcc") and glue.is_file() and len(portable) < 2:
+        error = next(line for line in glue.read_text().splitlines() if line.startswith("#error"))
+        fail(f"{glue}:24:2: error: {error}")
     build = Path(args[args.index("--build-path") + 1])
     build.mkdir(parents=True, exist_ok=True)
     (build / (sketch.name + ".ino.bin")).write_bytes(b"\0" * 16)
@@ -176,52 +188,140 @@ J = ["--format", "json"]
 
 # ------------------------------------------------------------------------------------------ the happy path
 
-def test_the_arduino_cli_call_sequence_and_the_handshake_after_re_enumeration(fake, run, board):
+@pytest.mark.parametrize("backend", ["aot", "tflm"])
+def test_the_arduino_cli_call_sequence_and_the_handshake_after_re_enumeration(backend, fake, run, board):
     # A double-tapped board (bootloader port), core and library missing; after the upload two board lists
-    # come back empty (re-enumeration), then the sketch's port: the emulated board.
+    # come back empty (re-enumeration), then the sketch's port: the emulated board. The default backend (aot)
+    # needs no library: none is looked up or installed, and its sketch compiles without one.
     fake.set(core=False, lib=False, before=[["/dev/ttyACM7", "0x005A"]], after=[[board.port, "0x805A"]], delay=2)
-    result = F.flash(run, say=quiet)
+    result = F.flash(run, say=quiet, **({} if backend == "aot" else {"backend": backend}))
     sketch, build = str(run.dir / "sketch" / "nano33ble"), str(run.dir / "sketch" / "build")
     fqbn = "arduino:mbed_nano:nano33ble"
+    library = [["lib", "list", *J], ["lib", "install", "--git-url", F.TFLM_GIT_URL], ["lib", "list", *J]]
     assert fake.calls() == [
         ["version"],
         ["core", "list", *J], ["core", "update-index"], ["core", "install", "arduino:mbed_nano"], ["core", "list", *J],
-        ["lib", "list", *J], ["lib", "install", "--git-url", F.TFLM_GIT_URL], ["lib", "list", *J],
+        *(library if backend == "tflm" else []),
         ["board", "list", *J],
         ["compile", "--fqbn", fqbn, "--build-path", build, "--warnings", "default", sketch],
         ["upload", "-p", "/dev/ttyACM7", "--fqbn", fqbn, "--input-dir", build, sketch],
         ["board", "list", *J], ["board", "list", *J], ["board", "list", *J],
     ]
-    installs = [r for r in fake.records() if r["args"][:2] == ["lib", "install"]]
-    assert installs[0]["unsafe"] == "true"  # --git-url needs library.enable_unsafe_install, for that call only
-    assert result.port == board.port
+    if backend == "tflm":
+        installs = [r for r in fake.records() if r["args"][:2] == ["lib", "install"]]
+        assert installs[0]["unsafe"] == "true"  # --git-url needs library.enable_unsafe_install, for that call only
+    assert result.port == board.port and result.backend == backend
     assert result.info.model_sha256 == F.ExportedModel.load(run).sha256
     assert result.sizes == {"flash_bytes": 321456, "ram_bytes": 101234}
     record = json.loads((run.dir / "sketch" / "flash.json").read_text())
     assert record["port"] == board.port and record["model_sha256"] == result.info.model_sha256
+    assert record["backend"] == backend and record["build_properties"] == []
 
 
-def test_the_staged_sketch_holds_the_thin_ino_hal_backend_core_and_generated_model(fake, run):
-    F.flash(run, stage_only=True, say=quiet)
+def staged_names(run: Run) -> set[str]:
+    return {p.name for p in (run.dir / "sketch" / "nano33ble").iterdir()}
+
+
+COMMON = {"nano33ble.ino", "kws_hal_nano33ble.cpp", "kws_hal_nano33ble.h", "kws_nano_model.h", "kws_audio_ring.h",
+          "kws_app.c", "kws_frontend.c", "kws_fft.c", "kws_features.c", "kws_recognizer.c", "kws_protocol.c",
+          "kws_app.h", "kws_hal.h", "kws_protocol.h", "kws_settings.h", "kws_frontend_tables.h"}
+TFLM_ONLY = {"kws_model_tflm.cpp", "kws_model_tflm.h", "model_data.cpp", "model_data.h"}
+KERNELS = {p.name for p in (F.FIRMWARE_DIR / "kernels").iterdir() if p.suffix in (".c", ".h")}
+AOT_ONLY = {"kws_model_aot_glue.cpp", "kws_model_aot.c", "kws_model_aot.h"} | KERNELS
+
+
+def test_the_staged_aot_sketch_holds_the_compiled_model_and_kernels_and_nothing_of_tflm(fake, run):
+    F.flash(run, stage_only=True, say=quiet)  # aot is the default
     assert fake.calls() == []  # --stage-only needs no arduino-cli
-    sketch = run.dir / "sketch" / "nano33ble"
-    names = {p.name for p in sketch.iterdir()}
-    assert {"nano33ble.ino", "kws_hal_nano33ble.cpp", "kws_hal_nano33ble.h", "kws_model_tflm.cpp",
-            "kws_model_tflm.h", "kws_audio_ring.h"} <= names
-    assert {"kws_app.c", "kws_frontend.c", "kws_fft.c", "kws_features.c", "kws_recognizer.c", "kws_protocol.c",
-            "kws_app.h", "kws_hal.h", "kws_protocol.h"} <= names
-    assert {"model_data.cpp", "model_data.h", "kws_settings.h", "kws_frontend_tables.h"} <= names
-    assert "model_data.cc" not in names  # arduino-cli builds .c/.cpp/.S only
+    sketch, names = run.dir / "sketch" / "nano33ble", staged_names(run)
+    assert COMMON | AOT_ONLY <= names and {"kws_conv.c", "kws_kernels.h"} <= names
+    assert not names & TFLM_ONLY
+    ours = {p.name for d in ("nano33ble", "core") for p in (F.FIRMWARE_DIR / d).iterdir()} | AOT_ONLY
+    assert names <= ours | {"kws_settings.h", "kws_frontend_tables.h"}  # exactly: no other file slips in
+    includes = [n for n in names for line in (sketch / n).read_text().splitlines() if "<TensorFlowLite.h>" in line
+                and line.startswith("#include")]
+    assert not includes  # nothing asks for the library
+    aot = run.dir / "export" / "aot"  # compiled by kws flash into the run's export, from the export's model
+    sha = F.ExportedModel.load(run).sha256
+    assert f'#define KWS_MODEL_AOT_SHA256 "{sha}"' in (aot / "kws_model_aot.h").read_text()
+    for name in ("kws_model_aot.c", "kws_model_aot.h"):
+        assert (sketch / name).read_bytes() == (aot / name).read_bytes()
     generated = run.dir / "export" / "generated"
-    assert (sketch / "model_data.cpp").read_bytes() == (generated / "model_data.cc").read_bytes()
     assert (sketch / "kws_settings.h").read_bytes() == (generated / "kws_settings.h").read_bytes()
     assert not [p for p in (run.dir / "sketch").iterdir() if p.name.startswith(".")], "staged atomically"
 
 
-def test_installed_core_and_library_are_not_reinstalled_and_compile_only_stops_before_upload(fake, run):
+def test_the_staged_tflm_sketch_holds_the_flatbuffer_and_interpreter_glue_and_nothing_of_aot(fake, run):
+    F.flash(run, backend="tflm", stage_only=True, say=quiet)
+    assert fake.calls() == []
+    sketch, names = run.dir / "sketch" / "nano33ble", staged_names(run)
+    assert COMMON | TFLM_ONLY <= names
+    assert not names & AOT_ONLY
+    assert "model_data.cc" not in names  # arduino-cli builds .c/.cpp/.S only
+    generated = run.dir / "export" / "generated"
+    assert (sketch / "model_data.cpp").read_bytes() == (generated / "model_data.cc").read_bytes()
+    assert (sketch / "kws_settings.h").read_bytes() == (generated / "kws_settings.h").read_bytes()
+    assert not (run.dir / "export" / "aot").exists()  # nothing compiled for tflm
+    F.flash(run, stage_only=True, say=quiet)  # and back: the old folder is replaced, not merged
+    assert not staged_names(run) & TFLM_ONLY
+
+
+def test_a_stale_or_foreign_compiled_model_is_compiled_again_from_the_export(fake, run):
+    aot = run.dir / "export" / "aot"
+    aot.mkdir(parents=True)
+    (aot / "kws_model_aot.h").write_text('#define KWS_MODEL_AOT_SHA256 "' + "a" * 64 + '"\n')
+    (aot / "kws_model_aot.c").write_text("/* another model */\n")
+    F.flash(run, stage_only=True, say=quiet)
+    sha = F.ExportedModel.load(run).sha256
+    assert f'"{sha}"' in (aot / "kws_model_aot.h").read_text()
+    assert "another model" not in (aot / "kws_model_aot.c").read_text()
+
+
+def test_make_flash_s_parser_defaults_to_aot_and_takes_tflm(fake, run, monkeypatch):
+    from kws.cli import main
+
+    monkeypatch.chdir(run.dir.parent.parent)
+    assert main(["flash", "--run", "tiny", "--stage-only"]) == 0
+    assert "kws_model_aot_glue.cpp" in staged_names(run)
+    assert main(["flash", "--run", "tiny", "--stage-only", "--backend", "tflm"]) == 0
+    assert "kws_model_tflm.cpp" in staged_names(run) and "kws_model_aot_glue.cpp" not in staged_names(run)
+    with pytest.raises(SystemExit) as usage:
+        main(["flash", "--run", "tiny", "--stage-only", "--backend", "tvm"])
+    assert usage.value.code == 2
+
+
+@pytest.mark.parametrize("backend", ["aot", "tflm"])
+def test_installed_core_and_library_are_not_reinstalled_and_compile_only_stops_before_upload(backend, fake, run):
     fake.set(before=[])
-    F.flash(run, compile_only=True, say=quiet)
-    assert [c[:2] for c in fake.calls()] == [["version"], ["core", "list"], ["lib", "list"], ["compile", "--fqbn"]]
+    F.flash(run, backend=backend, compile_only=True, say=quiet)
+    library = [["lib", "list"]] if backend == "tflm" else []  # aot never asks for the library
+    assert [c[:2] for c in fake.calls()] == [["version"], ["core", "list"], *library, ["compile", "--fqbn"]]
+
+
+def test_a_core_compiler_too_old_for_the_dsp_kernels_gets_the_portable_ones(fake, run):
+    # The mbed core's GCC 7 lacks the ACLE DSP intrinsics: the glue's #error names the way out, and kws flash
+    # compiles once more with -DKWS_KERNELS_PORTABLE for .c and .cpp files alike.
+    fake.set(old_gcc=True, lib=False)
+    said: list[str] = []
+    result = F.flash(run, compile_only=True, say=said.append)
+    compiles = [c for c in fake.calls() if c[0] == "compile"]
+    assert len(compiles) == 2 and "--build-property" not in compiles[0]
+    assert compiles[1][compiles[1].index("--warnings") + 2:-1] == [
+        "--build-property", "compiler.c.extra_flags=-DKWS_KERNELS_PORTABLE",
+        "--build-property", "compiler.cpp.extra_flags=-DKWS_KERNELS_PORTABLE"]
+    assert result.build_properties == F.PORTABLE_KERNELS_PROPERTIES and result.sizes
+    assert any("portable kernels" in line for line in said)
+    # The TFLM sketch has no glue and no kernels: one compile, no build properties.
+    fake.set(lib=True)
+    F.flash(run, backend="tflm", compile_only=True, say=quiet)
+    assert len([c for c in fake.calls() if c[0] == "compile"]) == 3
+
+
+def test_the_fake_compile_wants_the_library_for_tflm_so_the_aot_runs_prove_it_needs_none(fake, run):
+    fake.set(lib=False)
+    sketch = F.stage_sketch(F.ExportedModel.load(run), run.sketch_root, backend="tflm")
+    with pytest.raises(F.SketchCompileError, match=r"TensorFlowLite\.h: No such file"):
+        F.compile_sketch(F.ArduinoCli.find(quiet), sketch, run.sketch_root / "build")
 
 
 # ------------------------------------------------------------------------------------------ refusals
@@ -296,7 +396,21 @@ def test_an_old_library_manager_tflm_is_refused(fake, run):
     (fake.lib_dir / F.TFLM_MARKER).unlink()
     with pytest.raises(F.FlashError, match=r"old Library Manager release .*arduino-cli lib uninstall "
                                            r"Arduino_TensorFlowLite"):
+        F.flash(run, backend="tflm", say=quiet)
+    F.flash(run, compile_only=True, say=quiet)  # the aot backend does not care which library is installed
+
+
+def test_a_model_kws_compile_cannot_compile_points_to_the_tflm_backend(fake, run, monkeypatch):
+    from kws.compile import command
+    from kws.compile.graph import CompileError
+
+    def unsupported(*_args, **_kwargs):
+        raise CompileError("model_int8.tflite: operator LSTM (tensor 3) is not supported")
+
+    monkeypatch.setattr(command, "compile_tflite", unsupported)
+    with pytest.raises(F.FlashError, match=r"cannot be compiled to C: .*LSTM.*--backend tflm"):
         F.flash(run, say=quiet)
+    assert fake.calls() == []
 
 
 def test_a_missing_export_says_to_export_first(fake, tmp_path):

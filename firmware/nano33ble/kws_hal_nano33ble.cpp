@@ -14,7 +14,8 @@
  *   (LOW = on). The core's led hook only says on/off, so the hook records the request and the loop
  *   reads the keyword with kws_app_last_detection() after kws_app_poll() returns (hooks must not call
  *   into the core).
- * - Model: kws_model_tflm.cpp (TensorFlow Lite Micro).
+ * - Model: whichever backend was staged with the sketch (kws_nano_model.h): the compiled model
+ *   (kws_model_aot_glue.cpp, default) or TensorFlow Lite Micro (kws_model_tflm.cpp).
  */
 #include <string.h>
 
@@ -24,9 +25,8 @@
 #include "kws_app.h"
 #include "kws_audio_ring.h"
 #include "kws_hal_nano33ble.h"
-#include "kws_model_tflm.h"
+#include "kws_nano_model.h"
 #include "kws_settings.h"
-#include "model_data.h"
 
 namespace {
 
@@ -136,16 +136,7 @@ void append_u32(char *buf, size_t cap, uint32_t v)
 }
 
 const kws_hal g_hal = {nullptr, hal_time_us, hal_serial_write, hal_serial_read, hal_audio_read, hal_led,
-                       kws_tflm_invoke};
-
-// Built by hand rather than with KWS_BUILD_INFO_FROM_SETTINGS: the board name is this board's, whatever
-// board the export's budget was checked for.
-const kws_build_info g_info = {
-    KWS_FIRMWARE_VERSION, KWS_BOARD,
-    {"tflm", KWS_SETTINGS_MODEL_SHA256, kws_labels, KWS_NUM_LABELS, KWS_TENSOR_ARENA_SIZE, KWS_MODEL_OUTPUT_SCALE,
-     KWS_MODEL_OUTPUT_ZERO_POINT},
-    {KWS_AVERAGE_WINDOW_MS, KWS_SUPPRESSION_MS, KWS_MINIMUM_COUNT, KWS_DETECTION_THRESHOLD},
-    1};
+                       kws_nano_model_invoke};
 
 }  // namespace
 
@@ -167,18 +158,29 @@ extern "C" void kws_nano_setup(void)
     while (!KWS_SERIAL && (uint32_t)((uint32_t)millis() - start) < KWS_SERIAL_WAIT_MS) {
     }
 
-    const int model_status = kws_tflm_init();
+    const int model_status = kws_nano_model_init();
     kws_audio_ring_reset(&g_ring);
-    if (kws_app_init(&g_app, &g_hal, &g_info) != 0) {
+    // Built by hand rather than with KWS_BUILD_INFO_FROM_SETTINGS: the board name is this board's, whatever
+    // board the export's budget was checked for, and the backend and its arena are the staged backend's.
+    // kws_app_init copies it.
+    const kws_build_info info = {
+        KWS_FIRMWARE_VERSION, KWS_BOARD,
+        {kws_nano_backend_name, KWS_SETTINGS_MODEL_SHA256, kws_labels, KWS_NUM_LABELS,
+         kws_nano_backend_arena_bytes(), KWS_MODEL_OUTPUT_SCALE, KWS_MODEL_OUTPUT_ZERO_POINT},
+        {KWS_AVERAGE_WINDOW_MS, KWS_SUPPRESSION_MS, KWS_MINIMUM_COUNT, KWS_DETECTION_THRESHOLD},
+        1};
+    if (kws_app_init(&g_app, &g_hal, &info) != 0) {
         digitalWrite(LED_BUILTIN, HIGH);  // the reason went out as an ERROR line
         return;
     }
-    char line[64] = "tflm: ";
-    if (model_status == KWS_TFLM_OK) {
+    char line[64] = "";
+    strncat(line, kws_nano_backend_name, 16);
+    strcat(line, ": ");
+    if (model_status == 0) {
         strcat(line, "arena used ");
-        append_u32(line, sizeof line, (uint32_t)kws_tflm_arena_used());
+        append_u32(line, sizeof line, (uint32_t)kws_nano_model_arena_used());
         strcat(line, " of ");
-        append_u32(line, sizeof line, (uint32_t)KWS_TENSOR_ARENA_SIZE);
+        append_u32(line, sizeof line, kws_nano_backend_arena_bytes());
         strcat(line, " B");
     } else {
         strcat(line, "init failed, code ");

@@ -1,5 +1,5 @@
-/* model_invoke on the board: TensorFlow Lite Micro (the Arduino_TensorFlowLite library) running the
- * generated model. Everything it needs comes from the export's generated files: the flatbuffer
+/* The "tflm" model backend of the Nano sketch (kws_nano_model.h, `kws flash --backend tflm`): TensorFlow
+ * Lite Micro (the Arduino_TensorFlowLite library) running the generated model. Everything it needs comes from the export's generated files: the flatbuffer
  * (model_data.h: g_kws_model_data, 16-byte aligned), the arena size and the op list (kws_settings.h:
  * KWS_TENSOR_ARENA_SIZE, KWS_OP_COUNT, KWS_FOR_EACH_OP), the expected tensor shapes and quantization.
  * The arena is a static array: no heap. Invoke time is measured by the core around model_invoke
@@ -7,13 +7,14 @@
  */
 #include <string.h>
 
-#include <TensorFlowLite.h>
+#include <TensorFlowLite.h> /* tells the Arduino build to compile the Arduino_TensorFlowLite library */
 
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
 #include "kws_model_tflm.h"
+#include "kws_nano_model.h"
 #include "kws_settings.h"
 #include "model_data.h"
 
@@ -70,7 +71,14 @@ int setup_interpreter()
 
 }  // namespace
 
-extern "C" int kws_tflm_init(void)
+extern "C" const char kws_nano_backend_name[] = "tflm";
+
+extern "C" uint32_t kws_nano_backend_arena_bytes(void)
+{
+    return (uint32_t)KWS_TENSOR_ARENA_SIZE;
+}
+
+extern "C" int kws_nano_model_init(void)
 {
     if (!g_initialised) {
         g_initialised = true;
@@ -79,11 +87,11 @@ extern "C" int kws_tflm_init(void)
     return g_status;
 }
 
-extern "C" int kws_tflm_invoke(void *ctx, const int8_t *input, size_t input_len, int8_t *output, size_t output_len)
+extern "C" int kws_nano_model_invoke(void *ctx, const int8_t *input, size_t input_len, int8_t *output, size_t output_len)
 {
     (void)ctx;
     if (g_status != KWS_TFLM_OK) {
-        return g_status; /* KWS_TFLM_ERR_NOT_READY until kws_tflm_init() succeeded */
+        return g_status; /* KWS_TFLM_ERR_NOT_READY until kws_nano_model_init() succeeded */
     }
     if (input_len != g_input->bytes || output_len != g_output->bytes) {
         return KWS_TFLM_ERR_SIZE;
@@ -96,7 +104,7 @@ extern "C" int kws_tflm_invoke(void *ctx, const int8_t *input, size_t input_len,
     return KWS_TFLM_OK;
 }
 
-extern "C" size_t kws_tflm_arena_used(void)
+extern "C" size_t kws_nano_model_arena_used(void)
 {
     return g_interpreter != nullptr ? g_interpreter->arena_used_bytes() : 0u;
 }

@@ -1,16 +1,10 @@
-/* The TensorFlow Lite Micro model backend: the generated model (model_data.h) in a static arena of
- * KWS_TENSOR_ARENA_SIZE bytes (kws_settings.h), ops registered with the generated KWS_FOR_EACH_OP. */
+/* The TensorFlow Lite Micro model backend's return codes. The backend (kws_model_tflm.cpp) implements
+ * kws_nano_model.h: the generated model (model_data.h) in a static arena of KWS_TENSOR_ARENA_SIZE bytes
+ * (kws_settings.h), ops registered with the generated KWS_FOR_EACH_OP. */
 #ifndef KWS_MODEL_TFLM_H
 #define KWS_MODEL_TFLM_H
 
-#include <stddef.h>
-#include <stdint.h>
-
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/* Return codes (kws_tflm_init, and model_invoke, which the core reports as "model invoke failed, code N"). */
+/* Return codes (kws_nano_model_init, and model_invoke, which the core reports as "model invoke failed, code N"). */
 #define KWS_TFLM_OK 0
 #define KWS_TFLM_ERR_NOT_READY 1 /* init failed or was not called */
 #define KWS_TFLM_ERR_SCHEMA 2    /* the flatbuffer's schema version is not this TFLM's */
@@ -20,18 +14,5 @@ extern "C" {
 #define KWS_TFLM_ERR_OUTPUT 6    /* the output tensor is not int8 with KWS_NUM_LABELS scores */
 #define KWS_TFLM_ERR_SIZE 7      /* model_invoke called with other sizes than the tensors' */
 #define KWS_TFLM_ERR_INVOKE 8    /* Invoke() failed */
-
-/* Sets the interpreter up once (later calls return the first result). */
-int kws_tflm_init(void);
-
-/* kws_hal.model_invoke: input_len int8 features in, output_len int8 scores out; 0 or a KWS_TFLM_ERR_*. */
-int kws_tflm_invoke(void *ctx, const int8_t *input, size_t input_len, int8_t *output, size_t output_len);
-
-/* Arena bytes the interpreter actually uses (after a successful init), 0 otherwise. */
-size_t kws_tflm_arena_used(void);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* KWS_MODEL_TFLM_H */

@@ -2,12 +2,13 @@
  *
  * A thin sketch on purpose: everything runs in the portable C core (firmware/core: frontend, feature
  * ring, recognizer, serial protocol), the board's HAL (kws_hal_nano33ble.cpp: PDM microphone, serial,
- * RGB LED, time) and the TensorFlow Lite Micro backend (kws_model_tflm.cpp). `kws flash` stages this
- * folder together with the core and the run's generated model files into runs/<run>/sketch/nano33ble/
- * and builds that; this folder alone does not compile (see README.md).
+ * RGB LED, time) and one model backend (kws_nano_model.h): the model compiled to C by `kws compile`
+ * (default) or TensorFlow Lite Micro. `kws flash [--backend aot|tflm]` stages this folder together with
+ * the core, the backend's files and the run's generated files into runs/<run>/sketch/nano33ble/ and
+ * builds that; this folder alone does not compile (see README.md). The TFLM backend's own
+ * `#include <TensorFlowLite.h>` is what makes the Arduino build compile that library: arduino-cli finds
+ * libraries from the includes of every source file in the sketch folder.
  */
-#include <TensorFlowLite.h> /* tells the Arduino build to compile the Arduino_TensorFlowLite library */
-
 #include "kws_hal_nano33ble.h"
 
 void setup()

@@ -28,8 +28,8 @@ def _monitor(args: argparse.Namespace) -> int:
 def _flash(args: argparse.Namespace) -> int:
     from kws.device.flash import flash
 
-    flash(run_of(args), port=args.port, board=args.board, stage_only=args.stage_only, compile_only=args.compile_only,
-          reenumerate_timeout=args.wait)
+    flash(run_of(args), port=args.port, board=args.board, backend=args.backend, stage_only=args.stage_only,
+          compile_only=args.compile_only, reenumerate_timeout=args.wait)
     return 0
 
 
@@ -66,6 +66,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     flash_cmd.add_argument("--run", default="demo", help="run whose export to flash (default: demo)")
     flash_cmd.add_argument("--port", default=None, help="serial port (default: the one Nano found by USB VID:PID)")
     flash_cmd.add_argument("--board", choices=("nano33ble",), default="nano33ble", help="target board")
+    flash_cmd.add_argument("--backend", choices=("aot", "tflm"), default="aot",
+                           help="aot: the model compiled to C by kws compile, no library (default); tflm: TensorFlow "
+                                "Lite Micro (installs the Arduino_TensorFlowLite library)")
     flash_cmd.add_argument("--stage-only", action="store_true",
                            help="only write runs/<RUN>/sketch/nano33ble/ (no arduino-cli)")
     flash_cmd.add_argument("--compile-only", action="store_true", help="stage and compile, do not upload")

@@ -1,23 +1,32 @@
 """`kws flash`: put a run's exported model on an Arduino Nano 33 BLE Sense and prove it arrived.
 
-    kws flash --run demo                  # finds the board by USB VID:PID
+    kws flash --run demo                  # finds the board by USB VID:PID; the compiled model (no library)
     kws flash --run demo --port /dev/ttyACM0
+    kws flash --run demo --backend tflm   # TensorFlow Lite Micro instead (installs Arduino_TensorFlowLite)
     kws flash --run demo --stage-only     # only write runs/demo/sketch/nano33ble/ (open it in the IDE)
-    make flash RUN=demo [PORT=/dev/ttyACM0]
+    make flash RUN=demo [PORT=/dev/ttyACM0] [BACKEND=aot|tflm]
+
+Backends (the model's code on the board, chosen when the sketch is staged; firmware/nano33ble/kws_nano_model.h):
+  aot   (default) the export's model compiled to C99 by `kws compile` into runs/<run>/export/aot/ (compiled
+        here, in a second or two and without TensorFlow, whenever flash runs), with firmware/kernels: no
+        library to install, no interpreter in flash;
+  tflm  TensorFlow Lite Micro from the Arduino_TensorFlowLite library, on the export's flatbuffer.
 
 Steps, each failing with a message that says what to do:
  1. read runs/<run>/export (kws.device.artifacts) and check the memory budget (kws/device/budget.py)
     before any arduino-cli call;
  2. arduino-cli must be on PATH (or $ARDUINO_CLI); `core list` / `core install arduino:mbed_nano` (after
-    `core update-index`) when the mbed Nano core is missing; `lib list` / `lib install --git-url` of the
-    TensorFlow Lite Micro library when missing (README: which library and why);
+    `core update-index`) when the mbed Nano core is missing; for --backend tflm only, `lib list` /
+    `lib install --git-url` of the TensorFlow Lite Micro library when missing (README: which library and why);
  3. find the board in `board list --format json` by USB VID:PID: 2341:805A is a sketch running (the
     port arduino-cli "touches" at 1200 baud to reset it), 2341:005A the bootloader after a double-tap of
     the reset button; none or several: stop and say so (several: list them, ask for --port);
- 4. stage the sketch: firmware/nano33ble (thin .ino, HAL, TFLM backend) + firmware/core + the generated
-    model files, as one flat sketch folder runs/<run>/sketch/nano33ble/ (written atomically);
+ 4. stage the sketch: firmware/nano33ble (thin .ino, HAL, the chosen backend's glue) + firmware/core + the
+    backend's model files (aot: kws_model_aot.c/.h + firmware/kernels; tflm: model_data.cpp/.h) + the
+    generated settings, as one flat sketch folder runs/<run>/sketch/nano33ble/ (written atomically);
  5. `compile --fqbn arduino:mbed_nano:nano33ble --build-path runs/<run>/sketch/build`, then
-    `upload -p PORT --fqbn ... --input-dir <build>`;
+    `upload -p PORT --fqbn ... --input-dir <build>`; an aot build whose compiler is too old for the DSP
+    kernels (the glue says so) is compiled again with the portable kernels;
  6. wait for the board to come back as an application port (it re-enumerates after the upload, possibly
     under another name), open it, HELLO, and require INFO's model SHA-256 to be the export's.
 The VID:PIDs are those of arduino/ArduinoCore-mbed: boards.txt (nano33ble.vid/pid.N) and
@@ -35,7 +44,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kws.device.arduino_cli import ArduinoCli, tail
-from kws.device.artifacts import GENERATED_FILES, MODEL_SOURCE, ExportedModel
+from kws.device.artifacts import GENERATED_FILES, MODEL_SOURCE, SETTINGS_HEADER, TABLES_HEADER, ExportedModel
 from kws.device.ports import (
     APP_PIDS,
     ARDUINO_VID,
@@ -57,6 +66,18 @@ TFLM_MARKER = "src/tensorflow/lite/micro/micro_log.h"
 """A file the GitHub library has and the old Library Manager releases (1.15.0-ALPHA, 2.4.0-ALPHA) lack."""
 SKETCH_NAME = "nano33ble"
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
+BACKENDS = ("aot", "tflm")
+"""The sketch's model backends: the compiled model (default) and TensorFlow Lite Micro (module docstring)."""
+DEFAULT_BACKEND = "aot"
+BACKEND_FILES = {"aot": ("kws_model_aot_glue.cpp",), "tflm": ("kws_model_tflm.cpp", "kws_model_tflm.h")}
+"""firmware/nano33ble files of one backend; every other file of that folder is staged for both."""
+AOT_FILES = ("kws_model_aot.c", "kws_model_aot.h")
+"""What `kws compile` writes (default name kws_model) and the aot sketch compiles."""
+PORTABLE_KERNELS_MARKER = "kws: the DSP kernels need GCC 10"
+"""The #error of firmware/nano33ble/kws_model_aot_glue.cpp when the core's compiler lacks the DSP intrinsics."""
+PORTABLE_KERNELS_PROPERTIES = ("compiler.c.extra_flags=-DKWS_KERNELS_PORTABLE",
+                               "compiler.cpp.extra_flags=-DKWS_KERNELS_PORTABLE")
+"""arduino-cli --build-property values that select the portable kernels in every .c and .cpp of the sketch."""
 
 
 class FlashError(KwsError):
@@ -65,6 +86,14 @@ class FlashError(KwsError):
 
 class HashMismatchError(FlashError, IdentityMismatch):
     """The board answered but runs another model than the export."""
+
+
+class SketchCompileError(FlashError):
+    """arduino-cli compile failed; `output` is everything it printed."""
+
+    def __init__(self, message: str, output: str) -> None:
+        super().__init__(message)
+        self.output = output
 
 
 # ------------------------------------------------------------------------------------ arduino-cli
@@ -112,24 +141,65 @@ def ensure_tflm_library(cli: ArduinoCli, git_url: str = TFLM_GIT_URL) -> str:
     return version
 
 
-def stage_sketch(exported: ExportedModel, sketch_root: Path, firmware_dir: Path = FIRMWARE_DIR) -> Path:
+def compile_model(exported: ExportedModel, say: Callable[[str], None] = print) -> Path:
+    """runs/<run>/export/aot/ (Run.aot_dir) holding kws_model_aot.c/.h of exactly the export's model; returns it.
+
+    `kws compile` runs every time (a second or two, no TensorFlow; unchanged files keep their timestamps), so
+    the C matches this checkout's compiler and kernels as well as the model, not only the model's hash."""
+    from kws.compile.command import compile_tflite
+    from kws.compile.graph import CompileError
+
+    folder = Run.at(exported.run_dir).aot_dir
+    try:
+        result = compile_tflite(exported.model_path, folder)
+    except CompileError as exc:
+        raise FlashError(f"the model cannot be compiled to C: {exc}; flash it with TensorFlow Lite Micro instead: "
+                         f"kws flash --backend tflm (make flash BACKEND=tflm)") from None
+    if result.sha256 != exported.sha256:  # the file changed under us: the sketch would not be the export's
+        raise FlashError(f"{exported.model_path} changed while kws flash compiled it; run kws flash again")
+    say(f"compiled model: {folder}/ ({result.macs:,} MACs; weights {result.weight_bytes_dsp:,} B with the DSP "
+        f"kernels, {result.weight_bytes:,} B portable; activations {result.arena_bytes_dsp:,} B)")
+    return folder
+
+
+def _sketch_sources(exported: ExportedModel, firmware_dir: Path, backend: str,
+                    aot_dir: Path | None) -> list[tuple[Path, str]]:
+    """(source, name in the sketch) of every file the sketch of `backend` needs."""
+    others = {name for other, names in BACKEND_FILES.items() if other != backend for name in names}
+    sources = [(path, path.name) for path in sorted((firmware_dir / SKETCH_NAME).iterdir())
+               if path.suffix in (".ino", ".cpp", ".h", ".c") and path.name not in others]
+    folders = [firmware_dir / "core"] + ([firmware_dir / "kernels"] if backend == "aot" else [])
+    for folder in folders:
+        sources += [(path, path.name) for path in sorted(folder.iterdir()) if path.suffix in (".c", ".h")]
+    if backend == "aot":
+        folder = aot_dir if aot_dir is not None else Run.at(exported.run_dir).aot_dir
+        for name in AOT_FILES:
+            if not (folder / name).is_file():
+                raise FlashError(f"{folder / name} is missing: kws flash compiles it (or run `kws compile "
+                                 f"{exported.model_path} --out {folder}`)")
+            sources.append((folder / name, name))
+        generated: tuple[str, ...] = (SETTINGS_HEADER, TABLES_HEADER)  # no flatbuffer: the C is the model
+    else:
+        generated = GENERATED_FILES
+    for name in generated:
+        sources.append((exported.generated_dir / name, "model_data.cpp" if name == MODEL_SOURCE else name))
+    return sources
+
+
+def stage_sketch(exported: ExportedModel, sketch_root: Path, firmware_dir: Path = FIRMWARE_DIR, *,
+                 backend: str = DEFAULT_BACKEND, aot_dir: Path | None = None) -> Path:
     """Write the flat sketch folder sketch_root/nano33ble/ (atomically, replacing an old one); returns it.
 
-    Arduino builds every .c/.cpp in a sketch's root folder, so the core and the generated files go next to
-    the .ino; model_data.cc becomes model_data.cpp (arduino-cli compiles .c, .cpp and .S only)."""
+    Arduino builds every .c/.cpp in a sketch's root folder, so the core, the backend's files and the generated
+    files go next to the .ino, and only the chosen backend's: aot takes kws_model_aot.c/.h from `aot_dir`
+    (default runs/<run>/export/aot/, see compile_model) and firmware/kernels; tflm takes the flatbuffer,
+    model_data.cc as model_data.cpp (arduino-cli compiles .c, .cpp and .S only)."""
     from kws.fsutil import atomic_directory
 
+    if backend not in BACKENDS:
+        raise FlashError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     board_dir = firmware_dir / SKETCH_NAME
-    core_dir = firmware_dir / "core"
-    sources: list[tuple[Path, str]] = []
-    for path in sorted(board_dir.iterdir()):
-        if path.suffix in (".ino", ".cpp", ".h", ".c"):
-            sources.append((path, path.name))
-    for path in sorted(core_dir.iterdir()):
-        if path.suffix in (".c", ".h"):
-            sources.append((path, path.name))
-    for name in GENERATED_FILES:
-        sources.append((exported.generated_dir / name, "model_data.cpp" if name == MODEL_SOURCE else name))
+    sources = _sketch_sources(exported, firmware_dir, backend, aot_dir)
     names = [name for _, name in sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -146,14 +216,31 @@ def stage_sketch(exported: ExportedModel, sketch_root: Path, firmware_dir: Path 
 _SIZES = re.compile(r"Sketch uses (\d+) bytes.*?Global variables use (\d+) bytes", re.S)
 
 
-def compile_sketch(cli: ArduinoCli, sketch: Path, build: Path) -> dict[str, int]:
-    """arduino-cli compile; returns the flash/RAM figures it reports (empty if it printed none)."""
-    result = cli.run("compile", "--fqbn", FQBN, "--build-path", str(build), "--warnings", "default", str(sketch),
-                     timeout=3600, check=False)
+def compile_sketch(cli: ArduinoCli, sketch: Path, build: Path, properties: Sequence[str] = ()) -> dict[str, int]:
+    """arduino-cli compile (with --build-property for each of `properties`); returns the flash/RAM figures it
+    reports (empty if it printed none). SketchCompileError with arduino-cli's output when it fails."""
+    extra = [arg for prop in properties for arg in ("--build-property", prop)]
+    result = cli.run("compile", "--fqbn", FQBN, "--build-path", str(build), "--warnings", "default", *extra,
+                     str(sketch), timeout=3600, check=False)
+    output = result.stdout + result.stderr
     if result.returncode != 0:
-        raise FlashError(f"compiling {sketch} for {FQBN} failed:\n{tail(result.stdout + result.stderr, 40)}")
-    match = _SIZES.search(result.stdout + result.stderr)
+        raise SketchCompileError(f"compiling {sketch} for {FQBN} failed:\n{tail(output, 40)}", output)
+    match = _SIZES.search(output)
     return {"flash_bytes": int(match.group(1)), "ram_bytes": int(match.group(2))} if match else {}
+
+
+def build_sketch(cli: ArduinoCli, sketch: Path, build: Path, backend: str,
+                 say: Callable[[str], None] = print) -> tuple[dict[str, int], tuple[str, ...]]:
+    """compile_sketch; an aot sketch the core's compiler cannot build with the DSP kernels (the glue's #error) is
+    compiled again with the portable ones. Returns the sizes and the build properties that were used."""
+    try:
+        return compile_sketch(cli, sketch, build), ()
+    except SketchCompileError as exc:
+        if backend != "aot" or PORTABLE_KERNELS_MARKER not in exc.output:
+            raise
+    say("the core's compiler predates GCC 10 and lacks the DSP kernels' intrinsics: compiling again with the "
+        "portable kernels (-DKWS_KERNELS_PORTABLE)")
+    return compile_sketch(cli, sketch, build, PORTABLE_KERNELS_PROPERTIES), PORTABLE_KERNELS_PROPERTIES
 
 
 def upload_sketch(cli: ArduinoCli, sketch: Path, build: Path, port: str) -> None:
@@ -222,19 +309,24 @@ class FlashResult:
     """What `kws flash` did."""
 
     sketch_dir: Path
+    backend: str = DEFAULT_BACKEND
+    build_properties: tuple[str, ...] = ()
     port: str = ""
     info: Any = None
     sizes: dict[str, int] = field(default_factory=dict)
     budget: dict[str, Any] = field(default_factory=dict)
 
 
-def flash(run: Run, *, port: str | None = None, board: str = "nano33ble", stage_only: bool = False,
-          compile_only: bool = False, reenumerate_timeout: float = 30.0, handshake_timeout: float = 20.0,
-          tflm_git_url: str = TFLM_GIT_URL, say: Callable[[str], None] = print) -> FlashResult:
+def flash(run: Run, *, port: str | None = None, board: str = "nano33ble", backend: str = DEFAULT_BACKEND,
+          stage_only: bool = False, compile_only: bool = False, reenumerate_timeout: float = 30.0,
+          handshake_timeout: float = 20.0, tflm_git_url: str = TFLM_GIT_URL,
+          say: Callable[[str], None] = print) -> FlashResult:
     """The whole of `kws flash` (module docstring). Raises a KwsError subclass for every user-fixable failure."""
     if board != "nano33ble":
         raise FlashError(f"kws flash knows the board 'nano33ble' only, got {board!r} (the emulated board needs no "
                          f"flashing: kws emulate)")
+    if backend not in BACKENDS:
+        raise FlashError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     exported = ExportedModel.load(run)
     from kws.device.budget import check_budget
 
@@ -243,16 +335,19 @@ def flash(run: Run, *, port: str | None = None, board: str = "nano33ble", stage_
         f"+ code estimate), RAM {budget.ram_used:,}/{budget.ram_limit:,} B (arena {exported.arena_bytes:,} B + "
         f"estimate)")
     sketch_root = run.sketch_root
-    result = FlashResult(sketch_dir=sketch_root / SKETCH_NAME, budget=budget.to_json())
+    result = FlashResult(sketch_dir=sketch_root / SKETCH_NAME, backend=backend, budget=budget.to_json())
+    aot_dir = compile_model(exported, say) if backend == "aot" else None
     if stage_only:
-        stage_sketch(exported, sketch_root)
-        say(f"staged {result.sketch_dir}/ (open it in the Arduino IDE, or run kws flash without --stage-only)")
+        stage_sketch(exported, sketch_root, backend=backend, aot_dir=aot_dir)
+        say(f"staged {result.sketch_dir}/ with the {backend} backend (open it in the Arduino IDE, or run kws flash "
+            f"without --stage-only)")
         return result
 
     cli = ArduinoCli.find(say)
     say(cli.version() or "arduino-cli (no version printed)")
     say(f"core {CORE} {ensure_core(cli)}")
-    say(f"library {TFLM_LIBRARY} {ensure_tflm_library(cli, tflm_git_url)}")
+    if backend == "tflm":
+        say(f"library {TFLM_LIBRARY} {ensure_tflm_library(cli, tflm_git_url)}")
     target: DetectedPort | None = None
     before: list[DetectedPort] = []
     if not compile_only:
@@ -260,9 +355,9 @@ def flash(run: Run, *, port: str | None = None, board: str = "nano33ble", stage_
         target = choose_port(before, port)
         check_port_access(target.address)
         say(f"board: {target.describe()}")
-    stage_sketch(exported, sketch_root)
+    stage_sketch(exported, sketch_root, backend=backend, aot_dir=aot_dir)
     build = sketch_root / "build"
-    result.sizes = compile_sketch(cli, result.sketch_dir, build)
+    result.sizes, result.build_properties = build_sketch(cli, result.sketch_dir, build, backend, say)
     if result.sizes:
         say(f"compiled: flash {result.sizes['flash_bytes']:,} B, static RAM {result.sizes['ram_bytes']:,} B "
             f"(budget estimates: flash {budget.flash_used:,} B, RAM {budget.ram_used:,} B)")
@@ -281,11 +376,14 @@ def _record(result: FlashResult, exported: ExportedModel) -> None:
     from kws.fsutil import atomic_write_text
 
     record = {"port": result.port, "model_sha256": exported.sha256, "labels": list(exported.labels),
-              "firmware": result.info.firmware_version if result.info else None, "sizes": result.sizes,
+              "firmware": result.info.firmware_version if result.info else None, "backend": result.backend,
+              "board_backend": result.info.backend if result.info else None,
+              "build_properties": list(result.build_properties), "sizes": result.sizes,
               "budget": result.budget, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     atomic_write_text(result.sketch_dir.parent / "flash.json", json.dumps(record, indent=1) + "\n")
 
 
-__all__ = ["CORE", "FQBN", "FlashError", "FlashResult", "HashMismatchError", "TFLM_GIT_URL", "TFLM_LIBRARY",
-           "compile_sketch", "ensure_core", "ensure_tflm_library", "flash", "handshake", "stage_sketch",
-           "upload_sketch", "wait_for_app_port"]
+__all__ = ["AOT_FILES", "BACKENDS", "BACKEND_FILES", "CORE", "DEFAULT_BACKEND", "FQBN", "FlashError", "FlashResult",
+           "HashMismatchError", "PORTABLE_KERNELS_PROPERTIES", "SketchCompileError", "TFLM_GIT_URL", "TFLM_LIBRARY",
+           "build_sketch", "compile_model", "compile_sketch", "ensure_core", "ensure_tflm_library", "flash",
+           "handshake", "stage_sketch", "upload_sketch", "wait_for_app_port"]
