@@ -2,11 +2,14 @@
 simulated board (firmware/host/arduino_stubs): its sources compile warning-free with the mbed core's C++
 flags, the PDM -> ring -> frontend path delivers every sample once and in order (no audio "from the
 future"), across the 2^32 us wrap and through stalls of the main loop, overruns are counted and logged
-instead of stopping the microphone, and the HAL answers the protocol and lights the LED per keyword.
+instead of stopping the microphone, and the HAL answers the protocol and lights the LED per keyword (with
+the TFLM backend on an "echo" stand-in interpreter). The sketch as `kws flash` stages it with the default
+aot backend (the compiled model on the portable kernels) answers with TFLite Micro's scores, bit for bit.
 
     .venv/bin/python -m pytest tests/test_nano33ble.py -q
 
-Not an ARM build (no toolchain here): the real library and core are only compiled by `kws flash`.
+The ARM build of the same sources is tests/test_nano33ble_arm.py; the real library and core are only
+compiled by `kws flash`.
 """
 
 from __future__ import annotations
@@ -180,3 +183,66 @@ def test_the_hal_speaks_the_protocol_and_lights_the_keywords_colour(sim, tmp_pat
     leds = [line for line in stderr.splitlines() if line.startswith("LED ")]
     assert "LED 0 1 0" in leds  # "yes", the first keyword: green only (the pins are active low)
     assert leds[-1] == "LED 0 0 0"  # and off again after KWS_APP_LED_US
+
+
+def test_the_staged_aot_sketch_on_the_simulated_board_answers_with_tflm_s_scores(tiny_export, tmp_path):
+    """The sketch folder of `kws flash` (aot: HAL + glue + compiled model + kernels + core), every .c/.cpp/.ino
+    of it built for the host with the simulated board's runtime, fed features over the protocol."""
+    import shutil
+
+    from kws.compile.command import compile_tflite
+    from kws.device import flash as F
+    from kws.device.artifacts import ExportedModel
+    from kws.run import Run
+
+    cc, cxx = os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")
+    if shutil.which(cc) is None or shutil.which(cxx) is None:
+        fail_or_skip(f"no host C/C++ compiler ({cc}, {cxx})")
+    run = Run.at(tiny_export)
+    compile_tflite(run.export_model, tmp_path / "aot")
+    sketch = F.stage_sketch(ExportedModel.load(run), tmp_path / "sketch", backend="aot", aot_dir=tmp_path / "aot")
+    objects = []
+    for source in [*sorted(sketch.iterdir()), STUBS / "sim.cpp", DRIVER]:
+        if source.suffix == ".c":
+            command = [cc, *CFLAGS]
+        elif source.suffix in (".cpp", ".ino"):
+            command = [cxx, *CXXFLAGS, "-x", "c++"]
+        else:
+            continue
+        obj = tmp_path / f"{source.name}.o"
+        built = subprocess.run([*command, f"-I{sketch}", f"-I{STUBS}", "-c", str(source), "-o", str(obj)],
+                               capture_output=True, text=True, timeout=300)
+        assert built.returncode == 0, f"{source.name} does not compile:\n{built.stderr}"
+        objects.append(str(obj))
+    exe = tmp_path / "nano33ble_aot_sim"
+    link = subprocess.run([cxx, *objects, "-lm", "-o", str(exe)], capture_output=True, text=True, timeout=300)
+    assert link.returncode == 0, link.stderr
+
+    frames = np.random.default_rng(7).integers(-128, 128, (49 + 11, 40)).astype(np.int8)
+    host = P.encode_messages([P.Hello(), P.SetParams(P.Params(infer_every=1)),
+                              P.Features.from_array(frames[:49]), P.Features.from_array(frames[49:])])
+    out, stderr, _, _ = run_sim(exe, tmp_path, None, stdin=host, idle=800)
+    messages = [m for m in P.decode_stream(out) if isinstance(m, P.Message)]
+    info = next(m for m in messages if isinstance(m, P.Info))
+    assert (info.board, info.backend) == ("nano33ble", "aot-c")
+    assert info.model_sha256 == ExportedModel.load(run).sha256 and info.labels == ("_silence_", "_unknown_", "yes",
+                                                                                      "no")
+    header = (tmp_path / "aot" / "kws_model_aot.h").read_text()
+    assert f"KWS_MODEL_AOT_ARENA_BYTES_PORTABLE {info.arena_bytes}\n" in header  # the host has no DSP kernels
+    device = [m.scores for m in messages if isinstance(m, P.Scores)]
+    expected = tflm_scores(run.export_model.read_bytes(), np.stack([frames[k:k + 49] for k in range(12)]))
+    assert device == expected  # bit for bit: the compiled model is TFLM's arithmetic
+    assert not [m for m in messages if isinstance(m, P.Error)]
+
+
+def tflm_scores(model: bytes, inputs: np.ndarray) -> list[tuple[int, ...]]:
+    """TensorFlow Lite Micro's output for each (49, 40) int8 input (the golden vectors)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(model, arena_size=64 * 1024)
+    scores = []
+    for x in inputs:
+        interpreter.set_input(x.reshape(1, *x.shape), 0)
+        interpreter.invoke()
+        scores.append(tuple(int(v) for v in np.asarray(interpreter.get_output(0)).reshape(-1)))
+    return scores
