@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SANITIZER_ENV
 
@@ -127,9 +128,13 @@ FALSE_HEADER = F.encode_frame(P.MsgType.AUDIO, 5, bytes(2000))[:F.HEADER_SIZE]  
 
 
 def test_a_stale_false_header_expires_before_new_bytes_join_it(script_exe):
-    """The timeout was checked after the poll had read new bytes, which restarted the quiet period: a
-    false header left over from long ago swallowed the next frame. The silence before new bytes counts."""
-    script = Script().send(FALSE_HEADER).poll(2).wait(150_000).frames(P.Hello()).poll(1)
+    """The timeout was checked only after a poll had read new bytes, which restarted the quiet spell: a
+    false header that had sat 90 ms when the board last looked swallowed a frame arriving 25 ms later.
+    The board kept looking, so the silence before those bytes is known and counts."""
+    script = Script().send(FALSE_HEADER).poll(2)
+    for _ in range(3):
+        script.wait(30_000).poll(1)  # the board looks at 30, 60, 90 ms: nothing yet, not 100 ms yet
+    script.wait(25_000).frames(P.Hello()).poll(1)
     board = play(script_exe, script)
     assert [type(m).__name__ for m in board.messages] == ["Info"]
     assert board.stats["bad_header"] == 0 and board.stats["link_frames"] == 1
@@ -141,6 +146,15 @@ def test_a_false_header_followed_at_once_by_a_frame_is_not_expired(script_exe):
     script = Script().send(FALSE_HEADER).poll(1).wait(50_000).frames(P.Hello()).poll(3)
     assert play(script_exe, script).messages == []
     script.wait(150_000).poll(1)
+    assert [type(m).__name__ for m in play(script_exe, script).messages] == ["Info"]
+
+
+def test_bytes_that_waited_while_the_board_was_busy_continue_their_frame(script_exe):
+    """The board busy for 150 ms (a slow inference) between two reads of one frame: the rest may have
+    waited in the buffer all along, so the frame is completed, not cut (only silence the board saw
+    counts)."""
+    hello = P.encode_message(P.Hello(), 0)
+    script = Script().send(hello[:6]).poll(2).wait(150_000).send(hello[6:]).poll(1)
     assert [type(m).__name__ for m in play(script_exe, script).messages] == ["Info"]
 
 
@@ -169,3 +183,50 @@ def test_the_ctypes_core_without_a_time_hook_gets_the_host_clock(tmp_path):
     assert b"".join(sent).startswith(b"KWS ready")
     app.receive(P.encode_message(P.Hello(), 0))
     assert isinstance(P.decode_stream(b"".join(sent)[b"".join(sent).index(b"\xa5"):])[0], P.Info)
+
+
+# ---------------------------------------------------------------------------- the 2^32 us clock wrap
+
+WRAP = 1 << 32
+
+
+def yes_frames(n: int) -> np.ndarray:
+    """Feature frames that make the echo model score "yes" 248 and everything else 0."""
+    frames = np.full((n, 40), -128, dtype=np.int8)
+    frames[:, 2] = 120
+    return frames
+
+
+def test_the_led_stays_on_for_its_time_across_the_clock_wrap(script_exe):
+    """A detection 300 ms before the board's clock wraps: the LED is still on 400 ms later (past the wrap)
+    and goes out at the first look after KWS_APP_LED_US (500 ms)."""
+    frames = yes_frames(70)
+    script = Script().frames(P.Hello(), P.Features.from_array(frames[:35]), P.Features.from_array(frames[35:]))
+    script.poll(4)
+    script.wait(400_000).poll(1).wait(150_000).poll(1)
+    board = play(script_exe, script, "--clock-start", WRAP - 300_000)
+    assert any(isinstance(m, P.Detection) for m in board.messages)
+    (on, t_on), (off, t_off) = board.led
+    assert (on, off) == (1, 0) and t_on > WRAP - 300_000 and t_off < t_on, "the LED time must cross the wrap"
+    assert 550_000 <= (t_off - t_on) % WRAP < 560_000  # still on at the look 400 ms later, off at 550 ms
+
+
+def test_timing_is_right_whereever_the_clock_wraps(script_exe):
+    """TIMING's invoke_us and frontend_us are unsigned differences of the board's clock: the same small
+    numbers wherever the 2^32 wrap falls (inside an invocation, inside a frontend step, between)."""
+    audio = np.random.default_rng(3).integers(-3000, 3000, 16000 + 4 * 320).astype(np.int16)
+    script = Script().frames(P.Hello(), P.Reset(), *P.audio_chunks(audio)).poll(60)
+    total = None
+    for fraction in (0.0, 0.03, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95):
+        start = 0 if total is None else (WRAP - int(total * fraction) - 5) % WRAP
+        board = play(script_exe, script, "--model-us", 50_000, "--clock-start", start)
+        timings = [m for m in board.messages if isinstance(m, P.Timing)]
+        assert [t.inference for t in timings] == [0, 1, 2, 3, 4]
+        assert all(t.invoke_us == 50_013 for t in timings), timings  # 50 ms, plus one 13 us clock step
+        assert all(t.frontend_us % 13 == 0 and 0 < t.frontend_us < 20_000 for t in timings), timings
+        assert [t.frames for t in timings] == [49, 1, 1, 1, 1]
+        if total is None:
+            total = board.stats["clock"]  # how far the clock runs in this conversation
+            assert total > 250_000
+        else:
+            assert board.stats["clock"] < start, "the clock must wrap during the conversation"

@@ -216,6 +216,25 @@ def test_a_stream_across_the_2_32_us_wrap_detects_exactly_as_one_that_does_not(r
     assert any(i < 3000 for i in hits) and any(i > 3000 for i in hits), "detections on both sides of the wrap"
 
 
+@pytest.mark.parametrize("detect_before_wrap_ms", [1, 200, 1499])
+def test_suppression_runs_across_the_wrap_for_exactly_its_length(replay_exe, detect_before_wrap_ms):
+    """A detection just before the 2^32 us wrap: "yes" stays on top every 10 ms through the wrap, and the
+    next detection comes exactly when 1,500 ms have passed (the first result more than 1,500 ms after
+    the last detection), on the far side of the wrap; not at the wrap (a signed or widened difference
+    would end the suppression there) and not never (a comparison of raw times would block it for 71.6
+    minutes)."""
+    config = RecognizerConfig(average_window_ms=100, minimum_count=1, suppression_ms=1500)
+    plain = [(0, frame(yes=250)), (30 * MS, frame(yes=250))]    # detected at 30 ms (span 30 >= 100 / 4)
+    plain += [(t * 10 * MS, frame(yes=250)) for t in range(4, 300)]
+    shift = WRAP - 30 * MS - detect_before_wrap_ms * MS       # the detection lands this long before the wrap
+    wrapped = [((t + shift) & 0xFFFFFFFF, s) for t, s in plain]
+    r_plain, r_wrapped = both(replay_exe, config, plain), both(replay_exe, config, wrapped)
+    assert r_plain == r_wrapped
+    hits = [i for i, x in enumerate(r_wrapped) if x.detected]
+    assert [plain[i][0] for i in hits[:2]] == [30 * MS, 1540 * MS]  # 1,510 ms later: the first result past 1,500
+    assert wrapped[hits[1]][0] < wrapped[hits[0]][0], "the suppression must cross the wrap"
+
+
 def test_detections_keep_coming_over_several_wraps(replay_exe):
     """3.6 hours at one inference per 100 ms (three wraps of the us clock, and past where a signed
     32-bit microsecond clock would go negative): a keyword every 10 s is detected every time."""

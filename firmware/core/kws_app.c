@@ -116,10 +116,24 @@ int kws_app_init(kws_app *app, const kws_hal *hal, const kws_build_info *info)
     return 0;
 }
 
-/* Abandons a partial frame after KWS_APP_RX_TIMEOUT_US without a byte (see kws_proto_parser_expire). */
-static void expire_if_quiet(kws_app *app, uint32_t now)
+/* The inter-byte timeout counts only silence the board saw. A look is a moment the board found no byte
+ * waiting: at a look more than KWS_APP_RX_TIMEOUT_US after the last byte, a partial frame is abandoned.
+ * Bytes found later arrived after the previous look; if that look was recent (at most half the timeout
+ * before), their arrival time is known that closely and the silence before them counts too, so they
+ * never join a stale candidate. After a longer busy spell (a slow inference) they may have waited in
+ * the UART or USB buffer since right after the last byte: they are taken as its continuation, and a
+ * stale candidate then costs at most one more timeout, where cutting a real frame would cost a resend. */
+static int quiet_too_long(const kws_app *app, uint32_t now)
 {
-    if (kws_proto_parser_busy(&app->parser) && now - app->last_rx_us > KWS_APP_RX_TIMEOUT_US) {
+    return kws_proto_parser_busy(&app->parser) && now - app->last_rx_us > KWS_APP_RX_TIMEOUT_US;
+}
+
+static void look(kws_app *app)
+{
+    const uint32_t now = kws_app_now_us(app);
+    app->last_look_us = now;
+    app->looked_since_rx = 1;
+    if (quiet_too_long(app, now)) {
         kws_proto_parser_expire(&app->parser);
     }
 }
@@ -128,10 +142,14 @@ void kws_app_receive(kws_app *app, const uint8_t *data, size_t len)
 {
     if (app->ready && len > 0) {
         const uint32_t now = kws_app_now_us(app);
-        /* The silence before these bytes counts: a candidate left from before it is abandoned first,
-         * so new bytes never join a stale false header (which would then swallow the next frame). */
-        expire_if_quiet(app, now);
+        /* looked_since_rx: a look before the last byte (or none at all since boot) says nothing about
+         * the silence after it, and its time would alias with readings after the clock wraps. */
+        if (quiet_too_long(app, now) && app->looked_since_rx &&
+            now - app->last_look_us <= KWS_APP_RX_TIMEOUT_US / 2u) {
+            kws_proto_parser_expire(&app->parser);
+        }
         app->last_rx_us = now;
+        app->looked_since_rx = 0;
         kws_proto_parser_feed(&app->parser, data, len);
     }
 }
@@ -150,16 +168,23 @@ void kws_app_poll(kws_app *app)
 {
     uint8_t buf[64];
     size_t n, budget = KWS_PROTO_MAX_FRAME;
+    int looked = app->hal.serial_read == NULL; /* a board that pushes its bytes pushed what it had */
     if (!app->ready) {
         return;
     }
     /* A bounded amount of serial input per turn, so live audio is never starved. */
-    while (app->hal.serial_read != NULL && budget > 0 &&
-           (n = app->hal.serial_read(app->hal.ctx, buf, sizeof buf)) > 0) {
+    while (app->hal.serial_read != NULL && budget > 0) {
+        n = app->hal.serial_read(app->hal.ctx, buf, sizeof buf);
+        if (n == 0) {
+            looked = 1;
+            break;
+        }
         kws_app_receive(app, buf, n > sizeof buf ? sizeof buf : n);
         budget = budget > n ? budget - n : 0;
     }
-    expire_if_quiet(app, kws_app_now_us(app)); /* the line went quiet in the middle of a frame */
+    if (looked) {
+        look(app); /* nothing waiting: the line may have gone quiet in the middle of a frame */
+    }
     if (app->hal.audio_read != NULL) {
         /* Drained even when unused, so switching back to it never plays stale audio. */
         int16_t pcm[KWS_APP_AUDIO_CHUNK];

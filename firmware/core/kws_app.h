@@ -49,7 +49,11 @@ extern "C" {
 /* Longest typed command line in text mode. */
 #define KWS_APP_LINE_MAX 32
 /* A partial frame is abandoned (and rescanned) after this long without a byte: 100 ms is far longer
- * than any gap inside a frame on USB CDC, a UART or a pty, and short next to a host's resend time. */
+ * than any gap inside a frame on USB CDC, a UART or a pty, and short next to a host's resend time.
+ * Only silence the board saw counts: it is checked whenever a poll finds no byte waiting, and before
+ * new bytes are parsed when the board last found the line empty at most half of it earlier (so their
+ * arrival time is known). Bytes found after a longer busy spell may have waited in a buffer since
+ * right after the last byte, so they continue the frame. */
 #define KWS_APP_RX_TIMEOUT_US 100000u
 /* How long the LED stays on after a detection. */
 #define KWS_APP_LED_US 500000u
@@ -110,6 +114,8 @@ typedef struct kws_app {
     uint8_t led_on;
     uint32_t led_since_us;
     uint32_t last_rx_us;          /* when serial bytes last arrived (inter-byte timeout) */
+    uint32_t last_look_us;        /* when the board last found no serial byte waiting */
+    uint8_t looked_since_rx;      /* last_look_us is after last_rx_us */
     char line[KWS_APP_LINE_MAX];
     uint8_t line_len;
     uint8_t line_overflow;
@@ -134,9 +140,9 @@ int kws_app_init(kws_app *app, const kws_hal *hal, const kws_build_info *info);
  * Never blocks. */
 void kws_app_poll(kws_app *app);
 
-/* Bytes received from the host, for boards that push serial input instead of polling. A partial frame
- * that has been waiting KWS_APP_RX_TIMEOUT_US since its last byte is abandoned before these bytes are
- * parsed. */
+/* Bytes received from the host, for boards that push serial input instead of polling (such a board
+ * pushes what it has before each kws_app_poll, which then counts as a look at a quiet line). The
+ * inter-byte timeout counts silence the board saw: see KWS_APP_RX_TIMEOUT_US. */
 void kws_app_receive(kws_app *app, const uint8_t *data, size_t len);
 
 /* Live audio, for boards that push samples instead of polling audio_read. Ignored in binary mode
