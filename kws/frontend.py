@@ -1,4 +1,14 @@
-"""The audio feature frontend: int8 log-mel (or MFCC) features, one spec, implementations that agree.
+"""The audio feature frontend: int8 features of one spec (FrontendConfig), implementations that agree.
+
+Four kinds (FrontendConfig.feature_type), one dispatch (this module): `reference_features` /
+`reference_features_int8` (the definition, numpy) and `torch_frontend` (batched torch, for training):
+- 'logmel', 'mfcc': defined below (numpy + librosa; TorchFrontend; the C in firmware/core/kws_frontend.c).
+- 'tflm_micro': TFLM's micro frontend, integer arithmetic bit for bit with micro_speech's
+  audio_preprocessor_int8.tflite: kws/frontend_micro.py (numpy), kws/frontend_micro_torch.py,
+  firmware/core/kws_micro_frontend.c. Its float features are its int8 ones dequantized.
+- 'mlperf_mfcc': MLPerf Tiny KWS's tf.signal MFCC, host only: kws/frontend_mlperf.py.
+
+The rest of this docstring defines 'logmel' and 'mfcc'.
 
 `FrontendConfig` (kws/config.py) is the spec; `reference_features` below is its definition
 (numpy + librosa, float64 arithmetic). `TorchFrontend` computes the same features batched in float32
@@ -67,11 +77,20 @@ import torch
 
 from kws.config import FrontendConfig
 from kws.errors import DataError
+from kws.frontend_micro import OUTPUT_DIV, OUTPUT_OFFSET, OUTPUT_SCALE, micro_features_int16, to_int8
+from kws.frontend_micro_torch import TorchMicroFrontend
+from kws.frontend_mlperf import TorchMlperfFrontend, mlperf_features
+from kws.typed_toml import ConfigError
 
 __all__ = [
     "FrontendTables", "TorchFrontend", "dequantize_features", "describe_features", "frontend_tables",
     "quantize_features", "reference_features", "reference_features_int8", "round_half_away_from_zero",
+    "torch_frontend",
 ]
+
+KIND_NAMES = {"logmel": "log-mel", "mfcc": "MFCC", "tflm_micro": "TFLM micro frontend",
+              "mlperf_mfcc": "MLPerf Tiny MFCC"}
+"""How `kws features` names each feature_type."""
 
 
 # --------------------------------------------------------------------------------------------- tables
@@ -170,7 +189,17 @@ def _as_float_audio(audio: Any, cfg: FrontendConfig) -> np.ndarray:
 
 
 def reference_features(audio: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    """THE definition of the features: float64 (frames, num_features); see the module docstring."""
+    """THE definition of the features: float64 (frames, num_features) of any feature_type (for
+    'tflm_micro' the dequantized int8 features, its definition being integer)."""
+    if cfg.feature_type == "tflm_micro":
+        return dequantize_features(reference_features_int8(audio, cfg), cfg)
+    if cfg.feature_type == "mlperf_mfcc":
+        return mlperf_features(audio, cfg)
+    return _logmel_features(audio, cfg)
+
+
+def _logmel_features(audio: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
+    """The log-mel / MFCC definition (see the module docstring)."""
     import librosa
 
     y = _as_float_audio(audio, cfg)
@@ -211,8 +240,23 @@ def dequantize_features(q: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
 
 
 def reference_features_int8(audio: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    """The int8 features the model and the device see: quantize_features(reference_features(...))."""
+    """The int8 features the model and the device see: quantize_features(reference_features(...)), or
+    for 'tflm_micro' micro_speech's integer formula over the frontend's int16 output."""
+    if cfg.feature_type == "tflm_micro":
+        features, _ = micro_features_int16(audio, cfg)
+        return to_int8(features)
     return quantize_features(reference_features(audio, cfg), cfg)
+
+
+def torch_frontend(cfg: FrontendConfig, chunk_clips: int = 64) -> torch.nn.Module:
+    """The batched torch frontend of cfg's feature_type: TorchFrontend, TorchMicroFrontend or
+    TorchMlperfFrontend. Each has forward (float features), features_int8 and dequantize."""
+    cfg.validate()
+    if cfg.feature_type == "tflm_micro":
+        return TorchMicroFrontend(cfg, chunk_clips)
+    if cfg.feature_type == "mlperf_mfcc":
+        return TorchMlperfFrontend(cfg, chunk_clips)
+    return TorchFrontend(cfg, chunk_clips)
 
 
 # ------------------------------------------------------------------------------------ torch, batched
@@ -231,6 +275,9 @@ class TorchFrontend(torch.nn.Module):
 
     def __init__(self, cfg: FrontendConfig, chunk_clips: int = 64) -> None:
         super().__init__()
+        if cfg.feature_type not in ("logmel", "mfcc"):
+            raise ConfigError(f"TorchFrontend computes 'logmel' and 'mfcc' features, not {cfg.feature_type!r}: "
+                              f"use kws.frontend.torch_frontend(cfg)")
         tables = frontend_tables(cfg)
         self.cfg = cfg
         self.chunk_clips = chunk_clips
@@ -304,26 +351,42 @@ def describe_features(wav: Path, cfg: FrontendConfig, png: Path | None = None) -
         audio = np.concatenate([audio, np.zeros(cfg.clip_samples - audio.shape[0], dtype=audio.dtype)])
     if getattr(fixes, "any", False):
         notes.append(", ".join(f"{name.replace('_', ' ')} {value}" for name, value in vars(fixes).items() if value))
-    x = reference_features(audio, cfg)
-    q = quantize_features(x, cfg)
-    unclamped = round_half_away_from_zero(x / cfg.input_scale) + cfg.input_zero_point
-    clipped = int(np.count_nonzero((unclamped < -128) | (unclamped > 127)))
-    kind = "MFCC" if cfg.feature_type == "mfcc" else "log-mel"
+    if cfg.feature_type == "tflm_micro":
+        q, stats, quantization = _describe_micro(audio, cfg)
+    else:
+        x = reference_features(audio, cfg)
+        q = quantize_features(x, cfg)
+        unclamped = round_half_away_from_zero(x / cfg.input_scale) + cfg.input_zero_point
+        clipped = int(np.count_nonzero((unclamped < -128) | (unclamped > 127)))
+        stats = f"float: min {x.min():.3f}, max {x.max():.3f}, mean {x.mean():.3f}"
+        quantization = (f"quantization: q = round_half_away(x / {cfg.input_scale:g}) + {cfg.input_zero_point}, "
+                        f"clamped to [-128, 127]; {clipped} of {q.size} values clipped")
+    frame = (f"window {cfg.window_ms} ms, stride {cfg.stride_ms} ms, n_fft {cfg.n_fft}"
+             + (", the window at the frame's start" if cfg.frame_samples == cfg.window_samples else ""))
     lines = [
         f"{wav.name}: {audio.shape[0]} samples ({audio.shape[0] / cfg.sample_rate:.3f} s at {cfg.sample_rate} Hz)"
         + (f"; {'; '.join(notes)}" if notes else ""),
-        f"features: int8 {kind}, {q.shape[0]} frames x {q.shape[1]} "
-        f"(window {cfg.window_ms} ms, stride {cfg.stride_ms} ms, n_fft {cfg.n_fft})",
-        f"int8: min {int(q.min())}, max {int(q.max())}, mean {q.mean():.2f}; "
-        f"float: min {x.min():.3f}, max {x.max():.3f}, mean {x.mean():.3f}",
-        f"quantization: q = round_half_away(x / {cfg.input_scale:g}) + {cfg.input_zero_point}, "
-        f"clamped to [-128, 127]; {clipped} of {q.size} values clipped",
+        f"features: int8 {KIND_NAMES[cfg.feature_type]}, {q.shape[0]} frames x {q.shape[1]} ({frame})",
+        f"int8: min {int(q.min())}, max {int(q.max())}, mean {q.mean():.2f}; {stats}",
+        quantization,
         f"spec hash: {cfg.spec_hash()}",
     ]
     if png is not None:
         _plot_features(q, cfg, wav.name, Path(png))
         lines.append(f"plot: {png}")
     return "\n".join(lines)
+
+
+def _describe_micro(audio: np.ndarray, cfg: FrontendConfig) -> tuple[np.ndarray, str, str]:
+    """tflm_micro's int8 features, its int16 statistics line and its quantization line."""
+    features, _ = micro_features_int16(audio, cfg)
+    q = to_int8(features)
+    clipped = int(np.count_nonzero((features * OUTPUT_SCALE + OUTPUT_DIV // 2) // OUTPUT_DIV + OUTPUT_OFFSET > 127))
+    stats = f"int16 frontend output: min {int(features.min())}, max {int(features.max())}, mean {features.mean():.1f}"
+    quantization = (f"quantization: q = trunc((f * {OUTPUT_SCALE} + {OUTPUT_DIV // 2}) / {OUTPUT_DIV}) "
+                    f"- {-OUTPUT_OFFSET} (micro_speech), clamped to [-128, 127]; {clipped} of {q.size} values "
+                    f"clipped; the model reads them at scale {cfg.input_scale:g}, zero point {cfg.input_zero_point}")
+    return q, stats, quantization
 
 
 def _plot_features(q: np.ndarray, cfg: FrontendConfig, title: str, png: Path) -> None:
@@ -339,7 +402,8 @@ def _plot_features(q: np.ndarray, cfg: FrontendConfig, title: str, png: Path) ->
     image = axes.imshow(q.T, origin="lower", aspect="auto", interpolation="nearest", cmap="magma",
                         vmin=-128, vmax=127)
     axes.set_xlabel(f"frame ({cfg.stride_ms} ms stride)")
-    axes.set_ylabel("MFCC coefficient" if cfg.feature_type == "mfcc" else "mel channel")
+    axes.set_ylabel("MFCC coefficient" if cfg.num_features == cfg.n_mfcc and "mfcc" in cfg.feature_type
+                    else "mel channel")
     axes.set_title(f"{title}: int8 {cfg.feature_type} features")
     bar = figure.colorbar(image, ax=axes)
     bar.set_label(f"int8 (scale {cfg.input_scale:g}, zero point {cfg.input_zero_point})")

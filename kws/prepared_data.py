@@ -27,9 +27,9 @@ class FeatureExtractor:
     """Audio -> dequantized int8 features: exactly the values the int8 model will see on the device."""
 
     def __init__(self, config: KwsConfig) -> None:
-        from kws.frontend import TorchFrontend
+        from kws.frontend import torch_frontend
 
-        self.frontend = TorchFrontend(config.frontend)
+        self.frontend = torch_frontend(config.frontend)
         self.scale = config.frontend.input_scale
         self.zero_point = config.frontend.input_zero_point
 
