@@ -38,26 +38,19 @@ class BoardChoiceError(KwsError):
 
 
 def compiled_model_dir(exported: "ExportedModel", build_dir: Path | None = None) -> Path:
-    """The folder with kws_model_aot.c/.h for exactly `exported.model`: the export's aot/ when it holds that
-    model, else a compilation of it under build/ (or `build_dir`), cached by the model's hash."""
+    """The folder with kws_model_aot.c/.h for exactly `exported.model`, compiled now by this kws (a second or
+    two; unchanged files keep their timestamps, so the firmware build cache still hits): the export's aot/
+    for the run's own model, a build folder for another."""
     from kws.compile.command import compile_tflite
 
     run = Run.at(exported.run_dir)
-    header = run.aot_dir / "kws_model_aot.h"
-    if header.is_file() and f'"{exported.sha256}"' in header.read_text(encoding="utf-8"):
-        return run.aot_dir
-    # Keyed by the model and by the compiler's own sources: a newer compiler must not reuse older output.
-    import hashlib
+    if exported.model_path.resolve() == run.export_model.resolve():
+        folder = run.aot_dir
+    else:
+        from kws.device.m4 import DEFAULT_BUILD_DIR
 
-    import kws.compile
-    from kws.device.m4 import DEFAULT_BUILD_DIR
-
-    digest = hashlib.sha256(exported.sha256.encode())
-    for source in sorted(Path(kws.compile.__file__).parent.glob("*.py")):
-        digest.update(source.read_bytes())
-    folder = Path(build_dir or DEFAULT_BUILD_DIR) / "aot" / digest.hexdigest()[:16]
-    if not (folder / "kws_model_aot.h").is_file():
-        compile_tflite(exported.model_path, folder)
+        folder = Path(build_dir or DEFAULT_BUILD_DIR) / "aot" / exported.sha256[:16]
+    compile_tflite(exported.model_path, folder)
     return folder
 
 
