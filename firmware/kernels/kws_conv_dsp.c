@@ -9,41 +9,54 @@
 #include "kws_dsp.h"
 #include "kws_kernels_dsp.h"
 
-static void kws_copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
-    for (; n >= 4; n -= 4, dst += 4, src += 4) {
-        memcpy(dst, src, 4);
-    }
-    for (; n > 0; --n) {
-        *dst++ = *src++;
-    }
-}
-
-/* The k_h x k_w x in_c window of output pixel (oy, ox), taps in the padding set to the zero point. */
-static void kws_im2col(const kws_conv_params *p, const int8_t *image, int32_t oy, int32_t ox, int8_t *col) {
-    const int32_t c = p->in_c, zp = -p->in_offset;
+/* The k_h x k_w x in_c window of output pixel (oy, ox), taps in the padding set to the zero point. With
+ * dilation 1 along the width each kernel row is zero points, one contiguous copy, zero points. */
+static KWS_DSP_NO_LIBCALLS void kws_im2col(const kws_conv_params *p, const int8_t *image, int32_t oy, int32_t ox,
+                                           int8_t *col) {
+    const int32_t c = p->in_c, row_bytes = p->k_w * c, zp = -p->in_offset, in_w = p->in_w, in_h = p->in_h;
     const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+    const int32_t kx1 = in_w - ix0 < p->k_w ? in_w - ix0 : p->k_w;
     int32_t ky, kx;
-    for (ky = 0; ky < p->k_h; ++ky) {
-        const int32_t iy = iy0 + ky * p->dil_h;
-        const int8_t *row = image + (ptrdiff_t)iy * p->in_w * c;
-        if (iy < 0 || iy >= p->in_h) {
-            kws_dsp_fill(col, (int8_t)zp, p->k_w * c);
-            col += p->k_w * c;
-            continue;
-        }
-        if (p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
-            kws_copy_bytes(col, row + (ptrdiff_t)ix0 * c, p->k_w * c); /* the row segment is inside */
-            col += p->k_w * c;
-            continue;
-        }
-        for (kx = 0; kx < p->k_w; ++kx) {
-            const int32_t ix = ix0 + kx * p->dil_w;
-            if (ix < 0 || ix >= p->in_w) {
-                kws_dsp_fill(col, (int8_t)zp, c);
+    if (p->dil_w == 1 && kx0 == 0 && kx1 == p->k_w) { /* the window is inside horizontally: rows or padding */
+        const int32_t k_h = p->k_h, dil_h = p->dil_h;
+        for (ky = 0; ky < k_h; ++ky, col += row_bytes) {
+            const int32_t iy = iy0 + ky * dil_h;
+            if ((uint32_t)iy < (uint32_t)in_h) {
+                kws_dsp_copy(col, image + ((ptrdiff_t)iy * in_w + ix0) * c, row_bytes);
             } else {
-                kws_copy_bytes(col, row + (ptrdiff_t)ix * c, c);
+                kws_dsp_fill(col, (int8_t)zp, row_bytes);
             }
-            col += c;
+        }
+        return;
+    }
+    for (ky = 0; ky < p->k_h; ++ky, col += row_bytes) {
+        const int32_t iy = iy0 + ky * p->dil_h;
+        const int8_t *row = image + (iy >= 0 && iy < p->in_h ? (ptrdiff_t)iy * p->in_w * c : 0);
+        if (iy < 0 || iy >= p->in_h) {
+            kws_dsp_fill(col, (int8_t)zp, row_bytes);
+        } else if (p->dil_w == 1) {
+            if (kx0 == 0 && kx1 == p->k_w) {
+                kws_dsp_copy(col, row + (ptrdiff_t)ix0 * c, row_bytes);
+            } else {
+                kws_dsp_fill(col, (int8_t)zp, kx0 * c);
+                if (kx1 > kx0) {
+                    kws_dsp_copy(col + kx0 * c, row + (ptrdiff_t)(ix0 + kx0) * c, (kx1 - kx0) * c);
+                }
+                {
+                    const int32_t right = kx1 > kx0 ? kx1 : kx0; /* a window wholly in the padding: kx1 < kx0 */
+                    kws_dsp_fill(col + right * c, (int8_t)zp, (p->k_w - right) * c);
+                }
+            }
+        } else {
+            for (kx = 0; kx < p->k_w; ++kx) {
+                const int32_t ix = ix0 + kx * p->dil_w;
+                if (ix < 0 || ix >= p->in_w) {
+                    kws_dsp_fill(col + kx * c, (int8_t)zp, c);
+                } else {
+                    kws_dsp_copy(col + kx * c, row + (ptrdiff_t)ix * c, c);
+                }
+            }
         }
     }
 }
@@ -73,8 +86,8 @@ void kws_conv_s8_dsp(const kws_conv_params *p, const int8_t *in, int8_t *out, in
                 if (x16 != NULL) {
                     kws_dsp_expand(x, k, x16);
                 }
-                kws_dsp_vector(x, x16, k, !direct, (const int32_t *)p->dsp_weights, p->out_c, o, p->act_min,
-                               p->act_max);
+                kws_dsp_vector(x, x16, k, !direct, p->dsp_round, (const int32_t *)p->dsp_weights, p->out_c, o,
+                               p->act_min, p->act_max);
             }
         }
     }

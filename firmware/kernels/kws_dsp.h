@@ -57,9 +57,26 @@ static inline int32_t kws_dsp_read_partial(const int8_t *p, int32_t count) {
     return v;
 }
 
-static inline void kws_dsp_fill(int8_t *dst, int8_t value, int32_t n) {
+/* GCC turns byte loops into memset/memcpy calls (newlib's, ~40 instructions of overhead for the few bytes
+ * im2col moves at a time); these helpers must stay loops. */
+#define KWS_DSP_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
+static inline KWS_DSP_NO_LIBCALLS void kws_dsp_fill(int8_t *dst, int8_t value, int32_t n) {
+    const uint32_t pattern = 0x01010101u * (uint8_t)value;
+    for (; n >= 4; n -= 4, dst += 4) {
+        memcpy(dst, &pattern, 4); /* one (unaligned) STR */
+    }
     for (; n > 0; --n) {
         *dst++ = value;
+    }
+}
+
+static inline KWS_DSP_NO_LIBCALLS void kws_dsp_copy(int8_t *dst, const int8_t *src, int32_t n) {
+    for (; n >= 4; n -= 4, dst += 4, src += 4) {
+        memcpy(dst, src, 4); /* unaligned LDR/STR */
+    }
+    for (; n > 0; --n) {
+        *dst++ = *src++;
     }
 }
 
@@ -75,10 +92,24 @@ static inline int8_t kws_dsp_clamp8(int32_t v, int32_t lo, int32_t hi) {
 
 /* x[0..k) -> int16 words (x0, x2), (x1, x3) per 4 inputs, zero-padded to a multiple of 4 inputs. */
 static inline void kws_dsp_expand(const int8_t *x, int32_t k, int32_t *dst) {
-    for (; k > 0; k -= 4, x += 4) {
-        const int32_t xw = kws_dsp_read_partial(x, k);
-        *dst++ = __sxtb16(xw);
-        *dst++ = kws_dsp_sxtb16_ror8(xw);
+    const int8_t *const end = x + (k & ~3);
+    int32_t xw, a;
+    if (x != end) {
+        __asm__ volatile("1:\n\t"
+                         "ldr    %[xw], [%[x]], #4\n\t"
+                         "sxtb16 %[a], %[xw]\n\t"
+                         "sxtb16 %[xw], %[xw], ror #8\n\t"
+                         "strd   %[a], %[xw], [%[d]], #8\n\t"
+                         "cmp    %[x], %[end]\n\t"
+                         "bne    1b\n\t"
+                         : [x] "+r"(x), [d] "+r"(dst), [xw] "=&r"(xw), [a] "=&r"(a)
+                         : [end] "r"(end)
+                         : "cc", "memory");
+    }
+    if (k & 3) {
+        xw = kws_dsp_read_partial(x, k & 3);
+        dst[0] = __sxtb16(xw);
+        dst[1] = kws_dsp_sxtb16_ror8(xw);
     }
 }
 
@@ -107,7 +138,8 @@ static inline void kws_dsp_expand(const int8_t *x, int32_t k, int32_t *dst) {
     "smlad  %[s3], %[xa], r10, %[s3]\n\t"              \
     "smlad  %[s3], %[xb], r11, %[s3]\n\t"
 
-/* One output of the requantization with a full int8 range (SSAT), stored at [out], out advanced. */
+/* One output of the requantization with a full int8 range (SSAT), stored at [out], out advanced:
+ * record {m, half', smask, e} in r8..r11, temporary %[x], output pointer %[xa]. */
 #define KWS_DSP_RQ(s)                                  \
     "ldmia  %[w]!, {r8, r9, r10, r11}\n\t"             \
     "smmulr " s ", " s ", r8\n\t"                      \
@@ -118,10 +150,20 @@ static inline void kws_dsp_expand(const int8_t *x, int32_t k, int32_t *dst) {
     "ssat   " s ", #8, " s "\n\t"                      \
     "strb   " s ", [%[xa]], #1\n\t"
 
+/* The same when every channel shifts right (smask = -1 throughout): the sign goes in as `asr #31`. */
+#define KWS_DSP_RQ_SHIFTED(s)                          \
+    "ldmia  %[w]!, {r8, r9, r10, r11}\n\t"             \
+    "smmulr " s ", " s ", r8\n\t"                      \
+    "add    %[x], r9, " s ", asr #31\n\t"              \
+    "add    " s ", " s ", %[x]\n\t"                    \
+    "asr    " s ", " s ", r11\n\t"                     \
+    "ssat   " s ", #8, " s "\n\t"                      \
+    "strb   " s ", [%[xa]], #1\n\t"
+
 /* Groups of 4 output channels over one input vector, full int8 output range, all in registers:
- * ctx = {x, x_end, out, out_end}; per group: biases, the SMLAD loop (unrolled by two), 4 SSAT requants.
+ * ctx = {x, x_end, out, out_end}; per group: biases, the SMLAD loop (unrolled by four), 4 SSAT requants.
  * CHUNK is KWS_DSP_CHUNK8 (odd test on 4-byte chunks) or KWS_DSP_CHUNK16 (8-byte chunks). */
-#define KWS_DSP_GROUPS(CHUNK, CHUNK_BYTES)                                                                 \
+#define KWS_DSP_GROUPS(CHUNK, CHUNK_BYTES, TWO_CHUNK_BYTES, RQ)                                                \
     __asm__ volatile("0:\n\t"                                                                              \
                      "ldmia  %[w]!, {r8, r9, r10, r11}\n\t"                                                \
                      "mov    %[s0], r8\n\t"                                                                \
@@ -130,15 +172,20 @@ static inline void kws_dsp_expand(const int8_t *x, int32_t k, int32_t *dst) {
                      "mov    %[s3], r11\n\t"                                                               \
                      "ldrd   %[x], %[end], [%[ctx]]\n\t"                                                   \
                      "sub    %[xa], %[end], %[x]\n\t"                                                      \
-                     "tst    %[xa], #" CHUNK_BYTES "\n\t"                                                  \
-                     "beq    2f\n\t" CHUNK "2:\n\t"                                                        \
+                     "tst    %[xa], #" CHUNK_BYTES "\n\t" /* chunks % 4: 1, then 2, then loops of 4 */     \
+                     "beq    2f\n\t" CHUNK                                                                 \
+                     "sub    %[xa], %[end], %[x]\n\t"                                                      \
+                     "2:\n\t"                                                                              \
+                     "tst    %[xa], #" TWO_CHUNK_BYTES "\n\t"                                              \
+                     "beq    4f\n\t" CHUNK CHUNK                                                           \
+                     "4:\n\t"                                                                              \
                      "cmp    %[x], %[end]\n\t"                                                             \
                      "beq    3f\n\t"                                                                       \
-                     "1:\n\t" CHUNK CHUNK "cmp    %[x], %[end]\n\t"                                        \
+                     "1:\n\t" CHUNK CHUNK CHUNK CHUNK "cmp    %[x], %[end]\n\t"                            \
                      "bne    1b\n\t"                                                                       \
                      "3:\n\t"                                                                              \
-                     "ldr    %[xa], [%[ctx], #8]\n\t" KWS_DSP_RQ("%[s0]") KWS_DSP_RQ("%[s1]")              \
-                         KWS_DSP_RQ("%[s2]") KWS_DSP_RQ("%[s3]") "str    %[xa], [%[ctx], #8]\n\t"          \
+                     "ldr    %[xa], [%[ctx], #8]\n\t" RQ("%[s0]") RQ("%[s1]") RQ("%[s2]") RQ("%[s3]")       \
+                     "str    %[xa], [%[ctx], #8]\n\t"                                                      \
                      "ldr    %[x], [%[ctx], #12]\n\t"                                                      \
                      "cmp    %[xa], %[x]\n\t"                                                              \
                      "bne    0b\n\t"                                                                       \
@@ -147,10 +194,11 @@ static inline void kws_dsp_expand(const int8_t *x, int32_t k, int32_t *dst) {
                      : [ctx] "r"(ctx)                                                                      \
                      : "r8", "r9", "r10", "r11", "cc", "memory")
 
+#if defined(__OPTIMIZE__)
 /* `groups` (>= 1) groups of 4 outputs into out[0..4*groups) from x (int8, or int16 pairs when expanded)
  * of `chunks` (>= 1) chunks; returns the stream after them. */
-static inline const int32_t *kws_dsp_groups_fast(const void *x, int32_t chunks, int expanded, const int32_t *w,
-                                                 int32_t groups, int8_t *out) {
+static inline const int32_t *kws_dsp_groups_fast(const void *x, int32_t chunks, int expanded, int rounds,
+                                                 const int32_t *w, int32_t groups, int8_t *out) {
     const int8_t *ctx[4];
     const int8_t *xp, *end;
     int32_t s0, s1, s2, s3, xa, xb;
@@ -158,14 +206,19 @@ static inline const int32_t *kws_dsp_groups_fast(const void *x, int32_t chunks, 
     ctx[1] = (const int8_t *)x + (expanded ? 8 : 4) * chunks;
     ctx[2] = out;
     ctx[3] = out + 4 * groups;
-    if (expanded) {
-        KWS_DSP_GROUPS(KWS_DSP_CHUNK16, "8");
+    if (expanded && rounds) {
+        KWS_DSP_GROUPS(KWS_DSP_CHUNK16, "8", "16", KWS_DSP_RQ_SHIFTED);
+    } else if (expanded) {
+        KWS_DSP_GROUPS(KWS_DSP_CHUNK16, "8", "16", KWS_DSP_RQ);
+    } else if (rounds) {
+        KWS_DSP_GROUPS(KWS_DSP_CHUNK8, "4", "8", KWS_DSP_RQ_SHIFTED);
     } else {
-        KWS_DSP_GROUPS(KWS_DSP_CHUNK8, "4");
+        KWS_DSP_GROUPS(KWS_DSP_CHUNK8, "4", "8", KWS_DSP_RQ);
     }
     (void)s0, (void)s1, (void)s2, (void)s3, (void)xp, (void)end, (void)xa, (void)xb;
     return w;
 }
+#endif
 
 /* One group in C: any count (1..4) of outputs, any clamp range, an exact tail when x may not be over-read. */
 static inline const int32_t *kws_dsp_group_general(const int8_t *x, const int32_t *x16, int32_t k, int32_t count,
@@ -200,15 +253,19 @@ static inline const int32_t *kws_dsp_group_general(const int8_t *x, const int32_
 /* out[0..n_out) from the input vector x[0..k) (x16: the same sign-extended, or NULL) through a matrix
  * stream; returns the stream after it. x_padded: x may be read up to the next multiple of 4. */
 static inline const int32_t *kws_dsp_vector(const int8_t *x, const int32_t *x16, int32_t k, int x_padded,
-                                            const int32_t *w, int32_t n_out, int8_t *out, int32_t act_min,
-                                            int32_t act_max) {
+                                            int rounds, const int32_t *w, int32_t n_out, int8_t *out,
+                                            int32_t act_min, int32_t act_max) {
     const int32_t full = n_out / 4, chunks = (k + 3) / 4;
     int32_t done = 0;
+#if defined(__OPTIMIZE__) /* -O0 keeps a frame pointer: the group loop's 14 registers do not fit */
     if (full > 0 && act_min == -128 && act_max == 127 && (x16 != NULL || x_padded || k % 4 == 0)) {
-        w = kws_dsp_groups_fast(x16 != NULL ? (const void *)x16 : (const void *)x, chunks, x16 != NULL, w, full,
-                                out);
+        w = kws_dsp_groups_fast(x16 != NULL ? (const void *)x16 : (const void *)x, chunks, x16 != NULL, rounds, w,
+                                full, out);
         done = 4 * full;
     }
+#else
+    (void)full, (void)chunks, (void)rounds, (void)x_padded;
+#endif
     for (; done < n_out; done += 4) {
         const int32_t count = n_out - done < 4 ? n_out - done : 4;
         w = kws_dsp_group_general(x, x16, k, count, w, out + done, act_min, act_max);

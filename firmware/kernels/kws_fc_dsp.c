@@ -9,8 +9,8 @@
 void kws_fc_s8_dsp(const kws_fc_params *p, const int8_t *in, int8_t *out) {
     int32_t b;
     for (b = 0; b < p->batches; ++b) {
-        kws_dsp_vector(in + (size_t)b * p->accum, NULL, p->accum, 0, (const int32_t *)p->dsp_weights, p->out_c,
-                       out + (size_t)b * p->out_c, p->act_min, p->act_max);
+        kws_dsp_vector(in + (size_t)b * p->accum, NULL, p->accum, 0, p->dsp_round, (const int32_t *)p->dsp_weights,
+                       p->out_c, out + (size_t)b * p->out_c, p->act_min, p->act_max);
     }
 }
 

@@ -51,8 +51,9 @@ typedef struct kws_conv_params {
     /* DSP flavour only (NULL when the portable kernel runs the layer): one stream with, per group of 4
      * output channels, the biases with in_offset * sum(w) folded in, the weights as int16 pairs in SMLAD
      * order (both scaled by 2^(1 + left shift)), and the SMMULR requantization records (kws_dsp.h,
-     * kws/compile/dsp_layout.py). */
+     * kws/compile/dsp_layout.py). dsp_round: every channel's requantization shifts right. */
     const void *dsp_weights;
+    int32_t dsp_round;
 } kws_conv_params;
 
 /* FULLY_CONNECTED: out[b][o] from in[b][accum]; weights [out_c][accum]. */
@@ -64,6 +65,7 @@ typedef struct kws_fc_params {
     const int32_t *mult;            /* [out_c] */
     const int8_t *shift;            /* [out_c] */
     const void *dsp_weights;        /* DSP flavour: see kws_conv_params */
+    int32_t dsp_round;
 } kws_fc_params;
 
 /* AVERAGE_POOL_2D / MAX_POOL_2D (input and output share scale and zero point). */

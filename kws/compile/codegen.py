@@ -117,6 +117,7 @@ def _layer_code(i: int, layer: Layer) -> _LayerCode:
     dsp_texts = "".join(_array(f"{prefix}_{key}", a, align=8) for key, a in dsp.items())
     consts = ["#if KWS_KERNELS_DSP\n" + dsp_texts + "#else\n" + "".join(texts.values()) + "#endif\n"]
     dsp_names: dict[str, str | None] = {key: f"{prefix}_{key}" for key in dsp}
+    dsp_names.update({key: str(value) for key, value in dsp_layout.dsp_fields(layer).items()})
     return _LayerCode(consts, portable=_struct(layer, f"{prefix}_params", names),
                       dsp=_struct(layer, f"{prefix}_params", dsp_names), bytes_portable=size,
                       bytes_dsp=sum(_nbytes(a) for a in dsp.values()))

@@ -30,7 +30,7 @@ import numpy as np
 from kws.compile.graph import Layer
 
 DSP_KINDS = frozenset({"conv", "depthwise", "fc"})
-DW_MAX_TAPS = 64
+DW_MAX_TAPS = 49
 """Largest depthwise window (k_h * k_w) the multiplier-1 DSP kernel takes (its tap table is on the stack)."""
 EXPAND_MAX_INPUTS = 1024
 """A conv vector up to this long is sign-extended to int16 once per pixel (scratch 2 bytes per input) when
@@ -155,6 +155,17 @@ def dsp_arrays(layer: Layer) -> dict[str, np.ndarray]:
     elif layer.kind == "depthwise":
         stream = _depthwise_stream(layer)
     return {} if stream is None else {"dsp_weights": stream}
+
+
+def always_rounds(layer: Layer) -> int:
+    """1 when every channel has a right shift (e >= 1): the kernels may then add the sign as `r asr 31`
+    instead of masking it, one instruction less per output (kws_dsp.h KWS_DSP_RQ_SHIFTED)."""
+    return int(all(int(s) < 0 for s in layer.consts["shift"]))
+
+
+def dsp_fields(layer: Layer) -> dict[str, int]:
+    """Scalar fields of the DSP flavour's parameter struct besides the stream."""
+    return {"dsp_round": always_rounds(layer)}
 
 
 def conv_is_direct(p: dict) -> bool:
