@@ -54,6 +54,20 @@ if [ ${#m4_missing[@]} -gt 0 ]; then
   fi
 fi
 # --- end of the Cortex-M4 block.
+# --- CMU Flite (a second text-to-speech engine for the synthetic set: synth.flite_speakers in
+# kws/configs/real_voices.toml and friends). Debian package, BSD-style licence; never fatal: the offline
+# default (demo.toml) uses espeak-ng only, and the flite tests skip without it.
+if ! command -v flite >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing flite (the recorded-voice speakers of the real-voices configs)"
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends flite >/dev/null; }; then
+      echo "setup: warning: apt-get could not install flite; configs with synth.flite_speakers > 0 need it" >&2
+    fi
+  else
+    echo "setup: configs with synth.flite_speakers > 0 need flite; install with: sudo apt-get install -y flite" >&2
+  fi
+fi
 "$VENV/bin/python" - <<'PY'
 import torch
 assert torch.__version__.startswith("2.13.0"), f"unexpected torch {torch.__version__}"

@@ -80,6 +80,17 @@ def channel_response(rng: np.random.Generator, freqs: np.ndarray, *, max_db: flo
     return gain
 
 
+def formant_resample(audio: np.ndarray, rate_in: int, rate_out: int, factor: float) -> np.ndarray:
+    """Audio at rate_in as audio at rate_out with every frequency (formants and pitch) scaled by `factor` and
+    the duration by 1/factor: a vocal-tract-length change when the synthesiser's pitch and rate are drawn
+    independently. FFT resampling (scipy.signal.resample) to round(len * rate_out / (rate_in * factor))."""
+    from scipy.signal import resample
+
+    x = np.asarray(audio, dtype=np.float64)
+    n_out = max(1, int(round(len(x) * rate_out / (rate_in * factor))))
+    return resample(x, n_out)
+
+
 def speed_perturb(audio: np.ndarray, factors: np.ndarray) -> np.ndarray:
     """Resample each row about its centre: row b plays factors[b] times faster, so its pitch and formants
     rise by that factor and it lasts 1/factor as long (Kaldi-style speed perturbation; with the synthesiser's
@@ -96,4 +107,5 @@ def speed_perturb(audio: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["RIR_MAX_SECONDS", "channel_response", "measure_rt60", "room_impulse_response", "speed_perturb"]
+__all__ = ["RIR_MAX_SECONDS", "channel_response", "formant_resample", "measure_rt60", "room_impulse_response",
+           "speed_perturb"]

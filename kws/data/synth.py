@@ -43,6 +43,7 @@ import numpy as np
 
 from kws.config import BACKGROUND_NOISE_DIR, ConfigError, FrontendConfig, SynthConfig
 from kws.data.espeak import espeak_version, find_espeak
+from kws.data.flite import find_flite, flite_version
 from kws.data.split import SPLITS
 from kws.data.synth_files import tool_versions, write_background, write_file, write_metadata
 from kws.data.synth_plan import available_voices, plan_babble, plan_clips, plan_speakers
@@ -69,7 +70,7 @@ class SynthReport:
     speakers: int
     """Distinct speakers."""
     voices: tuple[str, ...]
-    """espeak-ng voices (accent+variant) the speakers use."""
+    """Voices the speakers use: espeak-ng accent+variant, or flite:<voice>."""
     background: tuple[str, ...]
     """File names written in _background_noise_/."""
     background_seconds: float
@@ -93,15 +94,16 @@ class SynthReport:
         keyword_part = ", ".join(f"{w} {self.counts[w]}" for w in self.keywords)
         unknown = [w for w in self.counts if w not in self.keywords]
         unknown_clips = sum(self.counts[w] for w in unknown)
-        accents = sorted({v.split("+")[0] for v in self.voices})
+        accents = sorted({v.split("+")[0] for v in self.voices if not v.startswith("flite:")})
         variants = sorted({v.split("+")[1] for v in self.voices if "+" in v})
+        flite = sorted(v.split(":")[1] for v in self.voices if v.startswith("flite:"))
         rate = self.total_clips / self.seconds if self.seconds > 0 else float("inf")
         lines = [
             f"Synthesised {self.total_clips:,} clips into {self.out_dir} in {self.seconds:.1f} s "
             f"({rate:.0f} clips/s, {self.workers} worker{'s' if self.workers != 1 else ''}, seed {self.seed}).",
             f"  keywords: {keyword_part}; unknown: {len(unknown)} words, {unknown_clips:,} clips",
             f"  {self.speakers} speakers from {len(accents)} accents x {len(variants)} variants "
-            f"(espeak-ng {self.espeak_version})",
+            f"(espeak-ng {self.espeak_version})" + (f" and flite's voices {', '.join(flite)}" if flite else ""),
             "  split by speaker hash: " + ", ".join(f"{s} {self.split_counts.get(s, 0):,}" for s in SPLITS),
             f"  {BACKGROUND_NOISE_DIR}/: {', '.join(self.background)} ({self.background_seconds:g} s each)",
         ]
@@ -152,7 +154,8 @@ def synthesize(cfg: SynthConfig, frontend: FrontendConfig, *, replace: bool = Fa
             root = stack.enter_context(atomic_directory(out_dir, replace=replace))
         except FileExistsError:  # out_dir appeared since the check above
             raise KwsError(f"{out_dir} already exists; pass --replace (replace=True) to overwrite it") from None
-        job = RenderJob(cfg, frontend.sample_rate, frontend.clip_samples, location)
+        job = RenderJob(cfg, frontend.sample_rate, frontend.clip_samples, location,
+                        find_flite() if any(s.engine == "flite" for s in speakers) else "")
         for word in (*cfg.keywords, *cfg.unknown_words):
             (root / word).mkdir()
         (root / BACKGROUND_NOISE_DIR).mkdir()
@@ -172,12 +175,15 @@ def synthesize(cfg: SynthConfig, frontend: FrontendConfig, *, replace: bool = Fa
         bar.close()
 
         background = write_background(root, cfg, frontend.sample_rate, babble, files)
-        counts, split_counts = write_metadata(root, cfg, frontend, clips, speakers, background,
-                                              tool_versions(version, location), files)
+        versions = tool_versions(version, location)
+        if job.flite:
+            versions["flite"] = f"{flite_version(job.flite)} ({job.flite})"
+        counts, split_counts = write_metadata(root, cfg, frontend, clips, speakers, background, versions, files)
 
     return SynthReport(
         out_dir=out_dir, counts=counts, keywords=tuple(cfg.keywords), split_counts=split_counts,
-        speakers=len(speakers), voices=tuple(sorted({s.voice for s in speakers})),
+        speakers=len(speakers),
+        voices=tuple(sorted({f"flite:{s.voice}" if s.engine == "flite" else s.voice for s in speakers})),
         background=tuple(background), background_seconds=cfg.background_seconds,
         seconds=time.perf_counter() - started, workers=workers, seed=cfg.seed, espeak_version=version)
 

@@ -13,6 +13,7 @@ hash split keeps a speaker in one split, as in the real dataset. Every random ch
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections import Counter
@@ -52,7 +53,11 @@ BABBLE_TALKERS = 6
 BABBLE_WORDS_PER_UTTERANCE = 6
 
 # Tags that keep the random streams of the different choices apart.
-TAG_SPEAKERS, TAG_ASSIGN, TAG_CLIP, TAG_BABBLE, TAG_NOISE = 1, 2, 3, 4, 5
+TAG_SPEAKERS, TAG_ASSIGN, TAG_CLIP, TAG_BABBLE, TAG_NOISE, TAG_FORMANT, TAG_FLITE = 1, 2, 3, 4, 5, 6, 7
+FLITE_F0_HZ: tuple[int, int] = (75, 190)
+"""Mean pitch range (Hz) of flite speakers whose voice takes one (kws.data.flite.PITCHED_VOICES)."""
+FLITE_BASE_WPM = 175
+"""Speaking rate that flite's duration_stretch 1 corresponds to, roughly."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +76,16 @@ class Speaker:
     """Pitch range, 0 (monotone) - 99."""
     rate: int
     """Speaking rate in words per minute."""
+    engine: str = "espeak"
+    """'espeak' or 'flite' (then variant is the flite voice, pitch its mean pitch in Hz or 0)."""
+    formant: float = 1.0
+    """Vocal-tract factor: every frequency of the voice is scaled by it (resampling); 1 = unchanged."""
 
     @property
     def voice(self) -> str:
-        """The name espeak_SetVoiceByName takes."""
+        """The name espeak_SetVoiceByName takes (the flite voice for flite speakers)."""
+        if self.engine == "flite":
+            return self.variant
         return f"{self.language}+{self.variant}" if self.variant else self.language
 
 
@@ -125,7 +136,9 @@ def available_voices(location: EspeakLocation) -> tuple[list[str], list[str], li
 def plan_speakers(cfg: SynthConfig, accents: list[str], variants: list[str]) -> list[Speaker]:
     """The speaker pool: about CLIPS_PER_SPEAKER_PER_WORD clips of each keyword per speaker."""
     most = max(cfg.clips_per_keyword, cfg.clips_per_unknown_word)
-    count = max(MIN_SPEAKERS, math.ceil(most / CLIPS_PER_SPEAKER_PER_WORD))
+    total = max(MIN_SPEAKERS, math.ceil(most / CLIPS_PER_SPEAKER_PER_WORD))
+    flite = int(round(total * cfg.flite_speakers))
+    count = total - flite
     rng = seeded_rng(cfg.seed, TAG_SPEAKERS)
     speakers: dict[str, Speaker] = {}
     for _attempt in range(count * 20):
@@ -139,6 +152,54 @@ def plan_speakers(cfg: SynthConfig, accents: list[str], variants: list[str]) -> 
         # The id names the voice settings, so the same settings are the same speaker in any dataset.
         sid = hashlib.sha1(f"{language}+{variant}|{pitch}|{pitch_range}|{rate}".encode()).hexdigest()[:8]
         speakers.setdefault(sid, Speaker(sid, language, variant, pitch, pitch_range, rate))
+    pool = _with_formants(cfg, list(speakers.values()))
+    return pool + _flite_speakers(cfg, flite, {s.speaker_id for s in pool})
+
+
+def _speaker_id(speaker: Speaker) -> str:
+    """8 hex digits naming the voice settings (the same settings are the same speaker in any dataset)."""
+    if speaker.engine == "flite":
+        text = f"flite:{speaker.variant}|{speaker.pitch}|{speaker.rate}|f{speaker.formant:.3f}"
+    else:
+        text = f"{speaker.language}+{speaker.variant}|{speaker.pitch}|{speaker.pitch_range}|{speaker.rate}"
+        if speaker.formant != 1.0:
+            text += f"|f{speaker.formant:.3f}"
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def _formant(cfg: SynthConfig, rng: np.random.Generator) -> float:
+    low, high = np.log(cfg.min_formant_factor), np.log(cfg.max_formant_factor)
+    return round(float(np.exp(rng.uniform(low, high))), 3) if high > low else cfg.min_formant_factor
+
+
+def _with_formants(cfg: SynthConfig, speakers: list[Speaker]) -> list[Speaker]:
+    """Each espeak-ng speaker's vocal-tract factor (its own stream: the voices drawn above stay the same)."""
+    if cfg.min_formant_factor == cfg.max_formant_factor == 1.0:
+        return speakers
+    out = []
+    for k, speaker in enumerate(speakers):
+        warped = dataclasses.replace(speaker, formant=_formant(cfg, seeded_rng(cfg.seed, TAG_FORMANT, k)))
+        out.append(dataclasses.replace(warped, speaker_id=_speaker_id(warped)))
+    return out
+
+
+def _flite_speakers(cfg: SynthConfig, count: int, taken: set[str]) -> list[Speaker]:
+    """`count` flite speakers: a voice, a mean pitch (voices that take one), a rate and a vocal-tract factor."""
+    from kws.data.flite import PITCHED_VOICES, VOICES
+
+    rng = seeded_rng(cfg.seed, TAG_FLITE)
+    speakers: dict[str, Speaker] = {}
+    for _attempt in range(count * 20):
+        if len(speakers) == count:
+            break
+        voice = VOICES[int(rng.integers(len(VOICES)))]
+        f0 = int(rng.integers(FLITE_F0_HZ[0], FLITE_F0_HZ[1] + 1))
+        rate = int(rng.integers(cfg.min_speed_wpm, cfg.max_speed_wpm + 1))
+        speaker = Speaker("", "flite", voice, f0 if voice in PITCHED_VOICES else 0, 0, rate, "flite",
+                          _formant(cfg, rng))
+        sid = _speaker_id(speaker)
+        if sid not in taken:
+            speakers.setdefault(sid, dataclasses.replace(speaker, speaker_id=sid))
     return list(speakers.values())
 
 

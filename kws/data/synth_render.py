@@ -22,9 +22,11 @@ import numpy as np
 
 from kws.config import SynthConfig
 from kws.data import noise as noisegen
+from kws.data.acoustics import formant_resample
 from kws.data.audio import to_int16
 from kws.data.espeak import RATE_MAX, EspeakLocation, Synthesizer
-from kws.data.synth_plan import BabbleTask, ClipTask, seeded_rng
+from kws.data.flite import flite_speak
+from kws.data.synth_plan import FLITE_BASE_WPM, BabbleTask, ClipTask, seeded_rng
 from kws.errors import DataError, KwsError
 
 NOISE_FLOOR_DBFS: tuple[float, float] = (-75.0, -55.0)
@@ -39,6 +41,8 @@ class RenderJob:
     sample_rate: int
     clip_samples: int
     location: EspeakLocation
+    flite: str = ""
+    """The flite command (kws.data.flite.find_flite) when the plan has flite speakers."""
 
 
 @functools.lru_cache(maxsize=4)
@@ -81,19 +85,32 @@ def trim_silence(audio: np.ndarray, sample_rate: int, *, threshold_db: float = -
 
 
 def _speak(tts: Synthesizer, text: str, voice: str, rate: int, pitch: int, pitch_range: int, seed: int,
-           sample_rate: int) -> np.ndarray:
+           sample_rate: int, formant: float = 1.0) -> np.ndarray:
     raw = tts.synth(text, voice, rate=rate, pitch=pitch, pitch_range=pitch_range, seed=seed)
-    speech = trim_silence(_resample(raw / 32768.0, tts.sample_rate, sample_rate), sample_rate)
+    return _finish_speech(raw / 32768.0, tts.sample_rate, sample_rate, formant, text, voice)
+
+
+def _finish_speech(raw: np.ndarray, rate_in: int, sample_rate: int, formant: float, text: str,
+                   voice: str) -> np.ndarray:
+    """Resample (scaling every frequency by `formant`), trim; an error if nothing is left."""
+    audio = _resample(raw, rate_in, sample_rate) if formant == 1.0 else formant_resample(raw, rate_in, sample_rate,
+                                                                                          formant)
+    speech = trim_silence(audio, sample_rate)
     if speech.size == 0 or not np.any(speech):
         raise DataError(f"espeak-ng produced no sound for {text!r} with voice {voice!r}")
     return speech
 
 
-def _speak_fitting(tts: Synthesizer, text: str, voice: str, rate: int, pitch: int, pitch_range: int, seed: int,
-                   sample_rate: int, max_samples: int) -> np.ndarray:
-    """Speak `text`, re-speaking faster (up to espeak-ng's limit) until it fits in max_samples."""
+def _speak_fitting(tts: Synthesizer | str, text: str, voice: str, rate: int, pitch: int, pitch_range: int, seed: int,
+                   sample_rate: int, max_samples: int, formant: float = 1.0) -> np.ndarray:
+    """Speak `text`, re-speaking faster (up to espeak-ng's limit) until it fits in max_samples. `tts` is
+    espeak-ng, or the flite command (then pitch is flite's mean pitch in Hz, 0 for the voice's own)."""
     while True:
-        speech = _speak(tts, text, voice, rate, pitch, pitch_range, seed, sample_rate)
+        if isinstance(tts, str):
+            raw, rate_in = flite_speak(tts, text, voice, duration_stretch=FLITE_BASE_WPM / rate, f0_mean=pitch)
+            speech = _finish_speech(raw, rate_in, sample_rate, formant, text, voice)
+        else:
+            speech = _speak(tts, text, voice, rate, pitch, pitch_range, seed, sample_rate, formant)
         if len(speech) <= max_samples:
             return speech
         if rate >= RATE_MAX:
@@ -120,7 +137,8 @@ def _render_clip(task: ClipTask, tts: Synthesizer, job: RenderJob) -> tuple[str,
     # Every draw happens up front, in a fixed order, so a re-spoken (faster) word changes nothing else.
     speaker = task.speaker
     rate = int(np.clip(round(speaker.rate * rng.uniform(0.92, 1.08)), cfg.min_speed_wpm, cfg.max_speed_wpm))
-    pitch = int(np.clip(speaker.pitch + rng.integers(-3, 4), cfg.min_pitch, cfg.max_pitch))
+    pitch_step = int(rng.integers(-3, 4))
+    pitch = int(np.clip(speaker.pitch + pitch_step, cfg.min_pitch, cfg.max_pitch))
     pitch_range = int(np.clip(speaker.pitch_range + rng.integers(-5, 6), 0, 99))
     espeak_seed = int(rng.integers(1, 2**31 - 1))
     gain_db = float(rng.uniform(cfg.min_gain_db, cfg.max_gain_db))
@@ -128,8 +146,13 @@ def _render_clip(task: ClipTask, tts: Synthesizer, job: RenderJob) -> tuple[str,
     placement = float(rng.uniform())
 
     margin = job.sample_rate // 50  # 20 ms kept free at both ends, so no onset touches the edge
-    speech = _speak_fitting(tts, task.word, speaker.voice, rate, pitch, pitch_range, espeak_seed,
-                            job.sample_rate, job.clip_samples - 2 * margin)
+    if speaker.engine == "flite":  # mean pitch in Hz: 3 Hz per espeak-ng step
+        f0 = speaker.pitch + 3 * pitch_step if speaker.pitch else 0
+        speech = _speak_fitting(job.flite, task.word, speaker.voice, rate, f0, 0, 0, job.sample_rate,
+                                job.clip_samples - 2 * margin, speaker.formant)
+    else:
+        speech = _speak_fitting(tts, task.word, speaker.voice, rate, pitch, pitch_range, espeak_seed,
+                                job.sample_rate, job.clip_samples - 2 * margin, speaker.formant)
     speech = speech * (noisegen.db_to_gain(gain_db) / np.max(np.abs(speech)))
     clip = np.zeros(job.clip_samples)
     offset = margin + int(placement * (job.clip_samples - 2 * margin - len(speech)))

@@ -1,0 +1,123 @@
+"""More voices for the synthetic set: vocal-tract factors (kws.data.acoustics.formant_resample) and CMU Flite
+speakers (kws.data.flite, synth.flite_speakers). Flite tests skip where the flite command is not installed.
+
+    .venv/bin/python -m pytest tests/test_voices.py -q
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from kws.config import ConfigError, FrontendConfig, SynthConfig
+from kws.data import synth, synth_plan
+from kws.data.acoustics import formant_resample
+from kws.errors import KwsError
+
+HAS_FLITE = shutil.which("flite") is not None
+needs_flite = pytest.mark.skipif(not HAS_FLITE, reason="flite is not installed (apt-get install flite)")
+ACCENTS, VARIANTS = ["en", "en-us"], ["", "m3", "f2"]
+
+
+def _peak_hz(x: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x)), 8 * len(x)))
+    return float(np.fft.rfftfreq(8 * len(x), 1.0 / rate)[np.argmax(spectrum)])
+
+
+@pytest.mark.parametrize("factor", [0.88, 1.0, 1.14])
+def test_formant_resample_scales_every_frequency_and_the_duration(factor):
+    rate_in = 22050
+    t = np.arange(rate_in) / rate_in
+    tone = np.sin(2 * np.pi * 300.0 * t) + 0.5 * np.sin(2 * np.pi * 2500.0 * t)  # a "pitch" and a "formant"
+    out = formant_resample(tone, rate_in, 16000, factor)
+    assert abs(len(out) - 16000 / factor) <= 1  # rounded to a sample
+    middle = out[len(out) // 4: 3 * len(out) // 4]
+    # 8x zero-padded FFT of >= 7,000 samples: bins under 0.3 Hz; the peaks land within 1 Hz of the scaled tones.
+    assert abs(_peak_hz(middle, 16000) - 300.0 * factor) < 1.0
+    spectrum = np.abs(np.fft.rfft(middle * np.hanning(len(middle)), 8 * len(middle)))
+    freqs = np.fft.rfftfreq(8 * len(middle), 1 / 16000)
+    high = freqs > 1000
+    assert abs(freqs[high][np.argmax(spectrum[high])] - 2500.0 * factor) < 1.0
+
+
+def test_without_flite_or_formants_the_speakers_are_the_espeak_pool_as_before():
+    cfg = SynthConfig(clips_per_keyword=40, seed=3)
+    speakers = synth_plan.plan_speakers(cfg, ACCENTS, VARIANTS)
+    assert len(speakers) == 20 and all(s.engine == "espeak" and s.formant == 1.0 for s in speakers)
+    import hashlib
+    for s in speakers:  # the id formula of datasets made before these fields existed
+        text = f"{s.language}+{s.variant}|{s.pitch}|{s.pitch_range}|{s.rate}"
+        assert s.speaker_id == hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def test_formant_factors_and_flite_share_shape_the_pool():
+    cfg = SynthConfig(clips_per_keyword=80, seed=3, flite_speakers=0.25, min_formant_factor=0.9,
+                      max_formant_factor=1.1)
+    speakers = synth_plan.plan_speakers(cfg, ACCENTS, VARIANTS)
+    flite = [s for s in speakers if s.engine == "flite"]
+    assert len(speakers) == 40 and len(flite) == 10
+    assert all(0.9 <= s.formant <= 1.1 for s in speakers) and len({s.formant for s in speakers}) > 20
+    assert len({s.speaker_id for s in speakers}) == 40
+    plain = synth_plan.plan_speakers(SynthConfig(clips_per_keyword=80, seed=3, flite_speakers=0.25), ACCENTS,
+                                     VARIANTS)
+    # The espeak-ng voices drawn do not depend on the formant setting: only the factor (and so the id) changes.
+    assert [(s.language, s.variant, s.pitch, s.rate) for s in plain if s.engine == "espeak"] == \
+        [(s.language, s.variant, s.pitch, s.rate) for s in speakers if s.engine == "espeak"]
+
+
+@pytest.mark.parametrize("values", [{"flite_speakers": 1.5}, {"flite_speakers": -0.1},
+                                    {"min_formant_factor": 1.2, "max_formant_factor": 1.1},
+                                    {"min_formant_factor": 0.3}])
+def test_bad_voice_settings_are_config_errors(values):
+    with pytest.raises(ConfigError):
+        SynthConfig(**values).validate()
+
+
+def test_missing_flite_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    cfg = SynthConfig(out_dir=str(tmp_path / "x"), keywords=("yes",), unknown_words=(), clips_per_keyword=2,
+                      flite_speakers=0.5, background_seconds=1.0, workers=1)
+    with pytest.raises(KwsError, match="apt-get install flite"):
+        synth.synthesize(cfg, FrontendConfig(), progress=False)
+    assert not (tmp_path / "x").exists()
+
+
+@needs_flite
+def test_flite_speaks_reproducibly_and_kal16_takes_a_pitch():
+    from kws.data.flite import find_flite, flite_speak
+
+    binary = find_flite()
+    a, rate = flite_speak(binary, "yes", "slt", duration_stretch=1.0, f0_mean=0)
+    b, _ = flite_speak(binary, "yes", "slt", duration_stretch=1.0, f0_mean=0)
+    slow, _ = flite_speak(binary, "yes", "slt", duration_stretch=1.5, f0_mean=0)
+    assert rate == 16000 and np.array_equal(a, b) and len(slow) > 1.2 * len(a)
+    low, _ = flite_speak(binary, "ah", "kal16", duration_stretch=2.0, f0_mean=90)
+    high, _ = flite_speak(binary, "ah", "kal16", duration_stretch=2.0, f0_mean=150)
+    # The mean pitch follows the request: about 150/90 apart (autocorrelation peak; +-15 %: the
+    # diphone voice adds its own intonation contour around the mean).
+    def f0(x: np.ndarray) -> float:
+        x = x[len(x) // 4: 3 * len(x) // 4]
+        ac = np.correlate(x, x, "full")[len(x) - 1:]
+        lo, hi = 16000 // 300, 16000 // 60
+        return 16000 / (lo + int(np.argmax(ac[lo:hi])))
+    assert abs(f0(high) / f0(low) / (150 / 90) - 1) < 0.15
+
+
+@needs_flite
+def test_a_set_with_flite_speakers_is_byte_identical_for_one_or_two_workers(tmp_path):
+    def build(workers: int):
+        cfg = SynthConfig(out_dir=str(tmp_path / f"w{workers}"), keywords=("yes", "no"), unknown_words=("up",),
+                          clips_per_keyword=6, clips_per_unknown_word=2, background_seconds=1.0, workers=workers,
+                          seed=7, flite_speakers=0.5, min_formant_factor=0.9, max_formant_factor=1.1)
+        return synth.synthesize(cfg, FrontendConfig(), progress=False)
+    report = build(1)
+    build(2)
+    one, two = ((tmp_path / f"w{w}" / "manifest.json").read_bytes() for w in (1, 2))
+    assert one == two
+    manifest = json.loads(one)
+    engines = {s["engine"] for s in manifest["speakers"]}
+    assert engines == {"espeak", "flite"} and "flite" in manifest["tools"]
+    assert any(v.startswith("flite:") for v in report.voices) and "flite's voices" in report.summary()
