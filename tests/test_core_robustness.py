@@ -230,3 +230,71 @@ def test_timing_is_right_whereever_the_clock_wraps(script_exe):
             assert total > 250_000
         else:
             assert board.stats["clock"] < start, "the clock must wrap during the conversation"
+
+
+# ------------------------------------------------------------------------------- resynchronisation
+
+def header_flood(n: int, length: int = F.MAX_PAYLOAD) -> bytes:
+    """n back-to-back frame headers with valid check bytes, each announcing `length` payload bytes."""
+    out = []
+    for i in range(n):
+        fields = struct.pack("<BHH", P.MsgType.AUDIO, i & 0xFFFF, length)
+        out.append(F.SYNC + fields + bytes([F.crc32(fields) & 0xFF]))
+    return b"".join(out)
+
+
+def bad_crc_flood(n: int) -> bytes:
+    """n back-to-back 12-byte frames (BYE) whose CRC is wrong."""
+    return b"".join(P.encode_message(P.Bye(), i)[:-1] + b"\x00" for i in range(n))
+
+
+FLOODS = {
+    "headers announcing 2 KB": header_flood(4096),                     # 32 KiB
+    "headers announcing too much": header_flood(4096, 0xFFFF),
+    "12-byte frames with a bad CRC": bad_crc_flood(2731),
+}
+
+
+@pytest.fixture(scope="module")
+def roundtrip_exe(c_build) -> Path:
+    return c_build("protocol_roundtrip", sanitize=True)
+
+
+@pytest.mark.parametrize("flood", FLOODS, ids=["2k-headers", "too-large", "bad-crc"])
+def test_resynchronisation_work_is_linear_on_floods_of_valid_headers(flood, roundtrip_exe):
+    """Back-to-back valid headers announcing 2 KB each made every 8 input bytes cost a 2 KB rescan: the
+    work (bytes run through the parser again) was 241 times the input. Rescans now nest at most
+    RESCAN_DEPTH deep, so each byte is scanned again at most once per level below the deepest, in C and
+    in the Python decoder alike (they agree event for event and count for count)."""
+    stream = FLOODS[flood]
+    result = run(roundtrip_exe, stdin=stream)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    c_stats = {k: int(v) for k, v in (kv.split("=") for kv in result.stderr.decode().split())}
+    decoder = F.FrameDecoder()
+    decoder.feed(stream)
+    assert c_stats == vars(decoder.stats)
+    assert c_stats["rescan_bytes"] <= (F.RESCAN_DEPTH - 1) * len(stream), c_stats
+
+
+@pytest.fixture(scope="module")
+def pipe_exe(c_build) -> Path:
+    return c_build("app_pipe", sanitize=True)
+
+
+@pytest.mark.parametrize("flood", FLOODS, ids=["2k-headers", "too-large", "bad-crc"])
+def test_the_board_answers_a_flood_with_at_most_half_its_size_in_naks(flood, pipe_exe):
+    """Each failed candidate with a valid header is answered NAK (16 bytes): a flood of 8-byte headers drew
+    twice its size back. NAK bytes are limited to half the bytes received (plus a 64-byte allowance), and
+    after the flood (and 2 KB of padding that ends any candidate) a real frame is still answered."""
+    stream = FLOODS[flood]
+    wire = P.encode_message(P.Hello(), 0) + stream + bytes(2100) + P.encode_message(P.Reset(), 1)
+    result = run(pipe_exe, stdin=wire)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    messages = [m for m in P.decode_stream(result.stdout) if isinstance(m, P.Message)]
+    naks = [m for m in messages if isinstance(m, P.Nak)]
+    assert isinstance(messages[0], P.Info) and messages[-1] == P.Ack(1, P.MsgType.RESET, 0, 0)
+    assert len(naks) >= 1  # a flood is still answered, only not in kind
+    nak_bytes = len(naks) * (F.HEADER_SIZE + 4 + F.CRC_SIZE)
+    assert nak_bytes <= len(stream) // 2 + 64, f"{nak_bytes} NAK bytes for {len(stream)} flood bytes"
+    stats = {k: int(v) for k, v in (kv.split("=") for kv in result.stderr.decode().split())}
+    assert stats["rescan_bytes"] <= (F.RESCAN_DEPTH - 1) * len(wire) and stats["naks_withheld"] > 0

@@ -94,6 +94,7 @@ int kws_app_init(kws_app *app, const kws_hal *hal, const kws_build_info *info)
     }
     kws_recognizer_init(&app->recognizer, &config, info->model.num_labels, app->is_keyword);
     kws_app_reset(app, 0);
+    app->nak_credit = KWS_APP_NAK_CREDIT_MAX;
     app->ready = 1;
 
     /* The ready marker: the first line a person or the host sees after boot. */
@@ -150,6 +151,8 @@ void kws_app_receive(kws_app *app, const uint8_t *data, size_t len)
         }
         app->last_rx_us = now;
         app->looked_since_rx = 0;
+        app->nak_credit = (uint16_t)(len >= KWS_APP_NAK_CREDIT_MAX - app->nak_credit ? KWS_APP_NAK_CREDIT_MAX
+                                                                                       : app->nak_credit + len);
         kws_proto_parser_feed(&app->parser, data, len);
     }
 }

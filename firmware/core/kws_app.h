@@ -55,6 +55,11 @@ extern "C" {
  * arrival time is known). Bytes found after a longer busy spell may have waited in a buffer since
  * right after the last byte, so they continue the frame. */
 #define KWS_APP_RX_TIMEOUT_US 100000u
+/* NAKs that answer failed candidates (BAD_CRC, TOO_LARGE) cost the board two credits per byte sent;
+ * every byte received earns one, up to this many. So a flood of false headers draws at most half its
+ * size back (plus this allowance), and a corrupted frame of a real host still gets its NAK. */
+#define KWS_APP_NAK_CREDIT_MAX 64u
+
 /* How long the LED stays on after a detection. */
 #define KWS_APP_LED_US 500000u
 
@@ -82,6 +87,7 @@ typedef struct kws_app_stats {
     uint32_t model_errors;    /* failed invocations since RESET */
     uint32_t samples;         /* audio samples accepted since RESET (wraps) */
     uint32_t frames;          /* feature frames since RESET */
+    uint32_t naks_withheld;   /* NAK(BAD_CRC/TOO_LARGE) not sent for want of credit, since init */
     kws_proto_stats link;     /* receiver statistics since init */
 } kws_app_stats;
 
@@ -115,6 +121,7 @@ typedef struct kws_app {
     uint32_t led_since_us;
     uint32_t last_rx_us;          /* when serial bytes last arrived (inter-byte timeout) */
     uint32_t last_look_us;        /* when the board last found no serial byte waiting */
+    uint16_t nak_credit;          /* see KWS_APP_NAK_CREDIT_MAX */
     uint8_t looked_since_rx;      /* last_look_us is after last_rx_us */
     char line[KWS_APP_LINE_MAX];
     uint8_t line_len;

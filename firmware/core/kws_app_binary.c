@@ -141,6 +141,19 @@ static void handle_features(kws_app *app, const kws_proto_frame *f, const kws_ms
     send_ack(app, f, KWS_ACK_OK, app->ring.total);
 }
 
+/* A NAK for a failed candidate, if the credit allows (KWS_APP_NAK_CREDIT_MAX): a host whose frame was
+ * damaged learns at once; a flood of false headers is not answered in kind (its sender times out). */
+static void nak_failed_candidate(kws_app *app, const kws_proto_frame *f, uint8_t code)
+{
+    const uint16_t cost = 2u * (KWS_PROTO_HEADER_SIZE + 4u + KWS_PROTO_CRC_SIZE);
+    if (app->nak_credit < cost) {
+        ++app->stats.naks_withheld;
+        return;
+    }
+    app->nak_credit = (uint16_t)(app->nak_credit - cost);
+    send_nak(app, f, code);
+}
+
 void kws_binary_on_frame(void *ctx, int event, const kws_proto_frame *f)
 {
     kws_app *app = (kws_app *)ctx;
@@ -148,11 +161,11 @@ void kws_binary_on_frame(void *ctx, int event, const kws_proto_frame *f)
     int rc;
     if (event == KWS_PROTO_EV_BAD_CRC) {
         /* The header check passed, so the sender speaks the protocol: tell it to resend. */
-        send_nak(app, f, KWS_ERR_BAD_CRC);
+        nak_failed_candidate(app, f, KWS_ERR_BAD_CRC);
         return;
     }
     if (event == KWS_PROTO_EV_TOO_LARGE) {
-        send_nak(app, f, KWS_ERR_TOO_LARGE);
+        nak_failed_candidate(app, f, KWS_ERR_TOO_LARGE);
         return;
     }
     if (f->type & 0x80u) {

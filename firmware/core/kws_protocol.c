@@ -65,6 +65,9 @@ void kws_proto_parser_reset(kws_proto_parser *p)
     p->need = 0;
     p->rescan_len = 0;
     p->rescan_pos = 0;
+    p->regions = 0;
+    p->byte_depth = 0;
+    p->depth = 0;
 }
 
 static void emit_text(kws_proto_parser *p, uint8_t byte)
@@ -72,6 +75,17 @@ static void emit_text(kws_proto_parser *p, uint8_t byte)
     ++p->stats.text_bytes;
     if (p->on_text != NULL) {
         p->on_text(p->ctx, byte);
+    }
+}
+
+/* Rescan regions: the tail of every failed candidate is scanned again, and a candidate starting in it
+ * is one level deeper than the region (new input is depth 0). The regions still being read form a
+ * stack, newest on top; the newest is read first (its bytes were put in front of the older ones'), so
+ * a region is done once no more than `lo` unread bytes remain. */
+static void pop_done_regions(kws_proto_parser *p, uint16_t unread)
+{
+    while (p->regions > 0 && p->region_lo[p->regions - 1u] >= unread) {
+        --p->regions;
     }
 }
 
@@ -83,6 +97,14 @@ static void fail(kws_proto_parser *p)
 {
     const uint16_t tail = (uint16_t)(p->have - 1u);
     const uint16_t unread = (uint16_t)(p->rescan_len - p->rescan_pos);
+    p->stats.rescan_bytes += tail;
+    pop_done_regions(p, unread);
+    /* Never full (depths increase up the stack, bar two at the cap); kws/device/framing.py mirrors it. */
+    if (tail > 0 && p->regions < sizeof p->region_lo / sizeof p->region_lo[0]) {
+        p->region_lo[p->regions] = unread;
+        p->region_depth[p->regions] = p->depth;
+        ++p->regions;
+    }
     emit_text(p, p->frame[0]);
     if ((size_t)tail + unread > sizeof p->rescan) {
         /* Unreachable by the invariant; dropping the candidate's tail keeps memory safe regardless. */
@@ -94,6 +116,19 @@ static void fail(kws_proto_parser *p)
         p->rescan_len = (uint16_t)(tail + unread);
     }
     p->rescan_pos = 0;
+    p->have = 0;
+    p->need = 0;
+}
+
+/* A candidate KWS_PROTO_RESCAN_DEPTH levels deep failed its CRC: all its bytes are text and none is
+ * scanned again (the bytes still waiting in the rescan buffer are). This bounds the work on a flood of
+ * valid headers: a byte is scanned again at most once per level. */
+static void skip_whole(kws_proto_parser *p)
+{
+    uint16_t i;
+    for (i = 0; i < p->have; ++i) {
+        emit_text(p, p->frame[i]);
+    }
     p->have = 0;
     p->need = 0;
 }
@@ -113,6 +148,7 @@ static void step(kws_proto_parser *p, uint8_t byte)
         if (byte == KWS_PROTO_SYNC0) {
             p->frame[0] = byte;
             p->have = 1;
+            p->depth = (uint8_t)(p->byte_depth < KWS_PROTO_RESCAN_DEPTH ? p->byte_depth + 1u : KWS_PROTO_RESCAN_DEPTH);
         } else {
             emit_text(p, byte);
         }
@@ -151,7 +187,11 @@ static void step(kws_proto_parser *p, uint8_t byte)
     if (kws_crc32(0, &p->frame[2], (size_t)p->need - 6u) != get_u32(&p->frame[p->need - 4u])) {
         ++p->stats.bad_crc;
         p->on_frame(p->ctx, KWS_PROTO_EV_BAD_CRC, &f);
-        fail(p);
+        if (p->depth >= KWS_PROTO_RESCAN_DEPTH) {
+            skip_whole(p);
+        } else {
+            fail(p);
+        }
         return;
     }
     ++p->stats.frames;
@@ -161,14 +201,23 @@ static void step(kws_proto_parser *p, uint8_t byte)
     p->on_frame(p->ctx, KWS_PROTO_EV_FRAME, &f);
 }
 
+static void drain_rescan(kws_proto_parser *p)
+{
+    while (p->rescan_pos < p->rescan_len) {
+        pop_done_regions(p, (uint16_t)(p->rescan_len - p->rescan_pos));
+        p->byte_depth = p->regions > 0 ? p->region_depth[p->regions - 1u] : 0u;
+        step(p, p->rescan[p->rescan_pos++]);
+    }
+    p->regions = 0; /* all read */
+    p->byte_depth = 0;
+}
+
 void kws_proto_parser_feed(kws_proto_parser *p, const uint8_t *data, size_t len)
 {
     size_t i;
     for (i = 0; i < len; ++i) {
-        step(p, data[i]);
-        while (p->rescan_pos < p->rescan_len) {
-            step(p, p->rescan[p->rescan_pos++]);
-        }
+        step(p, data[i]); /* new input: depth 0 (byte_depth is 0 whenever the rescan buffer is empty) */
+        drain_rescan(p);
     }
 }
 
@@ -178,9 +227,7 @@ int kws_proto_parser_expire(kws_proto_parser *p)
         return 0;
     }
     fail(p);
-    while (p->rescan_pos < p->rescan_len) {
-        step(p, p->rescan[p->rescan_pos++]);
-    }
+    drain_rescan(p);
     return 1;
 }
 

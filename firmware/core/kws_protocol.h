@@ -28,6 +28,13 @@
  * KWS_PROTO_MAX_PAYLOAD is not a frame; read payload and crc; a bad crc is not a frame. Whenever a
  * candidate fails, scanning resumes at the byte after its 0xA5 (not after the whole candidate), so
  * a real frame that began inside the garbage is still found: resynchronisation needs no timeout.
+ * One exception keeps that linear: rescans nest at most KWS_PROTO_RESCAN_DEPTH deep. A candidate
+ * starting in new input has depth 1; one starting in the rescanned tail of a failed candidate of depth
+ * d has depth d + 1 (at most the limit); a candidate at the limit that fails its crc is skipped whole
+ * (all its bytes are text, none is scanned again). Otherwise a flood of valid headers 8 bytes apart,
+ * each announcing 2 KB, would cost a 2 KB rescan per 8 bytes received; now each byte is scanned again
+ * at most once per level (plus at most 7 times after failed headers). A real frame is missed only
+ * inside KWS_PROTO_RESCAN_DEPTH damaged candidates nested in one another; the host then resends it.
  * Bytes outside frames are text (or garbage) and are passed on as such. A receiver may also give up
  * on a partial candidate when the line has been quiet for a while (the board: KWS_APP_RX_TIMEOUT_US)
  * and rescan it the same way, so a false sync cannot hold the next frames hostage.
@@ -105,6 +112,7 @@ extern "C" {
 #define KWS_PROTO_PARAMS_SIZE 13
 #define KWS_PROTO_MAX_LABELS 64
 #define KWS_PROTO_DUP_WINDOW 8  /* accepted data seqs the board remembers for the duplicate check */
+#define KWS_PROTO_RESCAN_DEPTH 4 /* rescans of failed candidates nest at most this deep (Receiving) */
 
 /* Message types: host -> board below 0x80, board -> host from 0x80. */
 #define KWS_MSG_HELLO 0x01
@@ -177,6 +185,7 @@ typedef struct kws_proto_stats {
     uint32_t bad_header;    /* false syncs: header check failed */
     uint32_t too_large;     /* valid header announcing too long a payload */
     uint32_t text_bytes;    /* bytes outside frames */
+    uint32_t rescan_bytes;  /* bytes run through the parser again after failed candidates (resync work) */
 } kws_proto_stats;
 
 /* A byte-at-a-time receiver. No heap: the candidate frame and the bytes to rescan after a failed
@@ -188,6 +197,11 @@ typedef struct kws_proto_parser {
     uint16_t need;                        /* its full size, once the header is known (else 0) */
     uint8_t rescan[KWS_PROTO_MAX_FRAME];  /* bytes to run through the parser again */
     uint16_t rescan_len, rescan_pos;
+    uint16_t region_lo[KWS_PROTO_RESCAN_DEPTH + 1]; /* rescan regions (kws_protocol.c), newest last */
+    uint8_t region_depth[KWS_PROTO_RESCAN_DEPTH + 1];
+    uint8_t regions;
+    uint8_t byte_depth;                   /* rescan depth of the byte being stepped (0: new input) */
+    uint8_t depth;                        /* the candidate's: 1 + the depth of its first byte */
     kws_proto_frame_fn on_frame;
     kws_proto_text_fn on_text;            /* may be NULL */
     void *ctx;

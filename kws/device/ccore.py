@@ -85,14 +85,14 @@ class ProtoStats(Structure):
     """kws_proto_stats."""
 
     _fields_ = [("frames", c_uint32), ("bad_crc", c_uint32), ("bad_header", c_uint32), ("too_large", c_uint32),
-                ("text_bytes", c_uint32)]
+                ("text_bytes", c_uint32), ("rescan_bytes", c_uint32)]
 
 
 class AppStats(Structure):
     """kws_app_stats."""
 
     _fields_ = [("inferences", c_uint32), ("detections", c_uint32), ("model_errors", c_uint32),
-                ("samples", c_uint32), ("frames", c_uint32), ("link", ProtoStats)]
+                ("samples", c_uint32), ("frames", c_uint32), ("naks_withheld", c_uint32), ("link", ProtoStats)]
 
 
 def _monotonic_us() -> int:

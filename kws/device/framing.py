@@ -8,8 +8,10 @@
 Frames are `A5 5A | type u8 | seq u16 | len u16 | hcrc u8 | payload | crc32 u32`, little-endian, where
 hcrc is the low byte of CRC-32 of type..len and crc32 (zlib's) covers type..payload; the spec is
 firmware/core/kws_protocol.h. A receiver hunts for the sync, checks the header, waits for the payload,
-checks the CRC; any failed candidate is rescanned from the byte after its first sync byte, so a real
-frame hidden in garbage is always found. `FrameDecoder` does exactly what the C parser does, event for event.
+checks the CRC; a failed candidate is rescanned from the byte after its first sync byte, so a real
+frame hidden in garbage is found. Rescans nest at most RESCAN_DEPTH deep: a candidate that deep which
+fails its CRC is skipped whole, which keeps the work linear on a flood of valid headers. `FrameDecoder`
+does exactly what the C parser does, event for event and count for count.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ HEADER_SIZE = 8
 CRC_SIZE = 4
 MAX_PAYLOAD = 2048
 MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE
+RESCAN_DEPTH = 4
+"""Rescans of failed candidates nest at most this deep (kws_protocol.h, Receiving)."""
 
 
 class ProtocolError(KwsError):
@@ -84,6 +88,8 @@ class DecoderStats:
     bad_header: int = 0
     too_large: int = 0
     text_bytes: int = 0
+    rescan_bytes: int = 0
+    """Bytes the C parser runs through again after failed candidates (its resynchronisation work)."""
 
 
 class FrameDecoder:
@@ -95,11 +101,15 @@ class FrameDecoder:
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        # The C parser's rescan regions (kws_protocol.c) as [end, depth], newest last; `end` counts bytes
+        # from the front of _buf. A region is the tail of a failed candidate, which C scans again.
+        self._regions: list[list[int]] = []
         self.stats = DecoderStats()
 
     def reset(self) -> None:
         """Drop held bytes (e.g. after reopening the port); statistics stay."""
         self._buf.clear()
+        self._regions.clear()
 
     def expire(self) -> list[Event]:
         """Give up on a partial candidate after an inter-byte timeout (kws_proto_parser_expire): its
@@ -107,7 +117,7 @@ class FrameDecoder:
         if not self._buf:
             return []
         first = bytes(self._buf[:1])
-        del self._buf[:1]
+        self._fail(len(self._buf), self._candidate_depth(), bytearray())
         self.stats.text_bytes += 1
         events = self.feed(b"")
         if events and isinstance(events[0], Text):
@@ -118,6 +128,54 @@ class FrameDecoder:
     def pending(self) -> int:
         """Bytes held because they may start a frame."""
         return len(self._buf)
+
+    # ------------------------------------------------------------------ the C parser's rescan regions
+
+    def _depth_at(self, pos: int) -> int:
+        """Rescan depth of the byte at `pos` (0: new input); regions that end before it are done."""
+        regions = self._regions
+        while regions and regions[-1][0] <= pos:
+            regions.pop()
+        return regions[-1][1] if regions else 0
+
+    def _candidate_depth(self, pos: int = 0) -> int:
+        return min(self._depth_at(pos) + 1, RESCAN_DEPTH)
+
+    def _consume(self, n: int) -> None:
+        del self._buf[:n]
+        for region in self._regions:
+            region[0] -= n
+
+    def _fail(self, held: int, depth: int, text: bytearray) -> None:
+        """A failed candidate of `held` bytes at the front: its sync byte is text, the rest is scanned again."""
+        self.stats.rescan_bytes += held - 1
+        if held > 1:
+            regions = self._regions
+            while regions and regions[-1][0] <= held:
+                regions.pop()
+            if len(regions) < RESCAN_DEPTH + 1:  # never full; as in C
+                regions.append([held, depth])
+        text.extend(self._buf[:1])
+        self._consume(1)
+
+    def _text(self, n: int, text: bytearray) -> None:
+        """The first n bytes are text. Each 0xA5 among them is a candidate the C parser dropped at its
+        second byte (not 0x5A), which it scans again."""
+        buf = self._buf
+        j = buf.find(SYNC[0], 0, n)
+        while j >= 0:
+            depth = self._candidate_depth(j)
+            self.stats.rescan_bytes += 1
+            regions = self._regions
+            while regions and regions[-1][0] <= j + 2:
+                regions.pop()
+            if len(regions) < RESCAN_DEPTH + 1:
+                regions.append([j + 2, depth])
+            j = buf.find(SYNC[0], j + 1, n)
+        text.extend(buf[:n])
+        self._consume(n)
+
+    # ------------------------------------------------------------------------------------ decoding
 
     def feed(self, data: bytes) -> list[Event]:
         """Consume `data`; return the frames, text and bad candidates it completed, in order."""
@@ -134,27 +192,20 @@ class FrameDecoder:
 
         while True:
             start = buf.find(SYNC)
-            if start < 0:
-                keep = 1 if buf.endswith(SYNC[:1]) else 0  # a lone 0xA5 may be half a sync
-                text += buf[:len(buf) - keep]
-                del buf[:len(buf) - keep]
+            self._text(start if start >= 0 else len(buf) - (1 if buf.endswith(SYNC[:1]) else 0), text)
+            if start < 0 or len(buf) < HEADER_SIZE:  # (a lone 0xA5 at the end may be half a sync)
                 break
-            text += buf[:start]
-            del buf[:start]
-            if len(buf) < HEADER_SIZE:
-                break
+            depth = self._candidate_depth()
             msg_type, seq, length = struct.unpack_from("<BHH", buf, 2)
             if crc32(bytes(buf[2:7])) & 0xFF != buf[7]:
                 self.stats.bad_header += 1
-                text += buf[:1]
-                del buf[:1]
+                self._fail(HEADER_SIZE, depth, text)
                 continue
             if length > MAX_PAYLOAD:
                 self.stats.too_large += 1
                 flush_text()
                 events.append(BadFrame("too_large", msg_type, seq, length))
-                text += buf[:1]
-                del buf[:1]
+                self._fail(HEADER_SIZE, depth, text)
                 continue
             need = HEADER_SIZE + length + CRC_SIZE
             if len(buf) < need:
@@ -164,12 +215,15 @@ class FrameDecoder:
                 self.stats.bad_crc += 1
                 flush_text()
                 events.append(BadFrame("bad_crc", msg_type, seq, length))
-                text += buf[:1]
-                del buf[:1]
+                if depth >= RESCAN_DEPTH:  # as deep as rescans go: skipped whole, nothing scanned again
+                    text.extend(buf[:need])
+                    self._consume(need)
+                else:
+                    self._fail(need, depth, text)
                 continue
             flush_text()
             self.stats.frames += 1
             events.append(Frame(msg_type, seq, bytes(buf[HEADER_SIZE:HEADER_SIZE + length])))
-            del buf[:need]
+            self._consume(need)
         flush_text()
         return events

@@ -159,11 +159,13 @@ int main(int argc, char **argv)
     {
         kws_app_stats s = kws_app_get_stats(&app);
         fprintf(stderr, "mode=%d inferences=%lu detections=%lu model_errors=%lu samples=%lu frames=%lu "
-                "link_frames=%lu bad_crc=%lu bad_header=%lu too_large=%lu text_bytes=%lu invokes=%lu led=%d\n",
+                "link_frames=%lu bad_crc=%lu bad_header=%lu too_large=%lu text_bytes=%lu rescan_bytes=%lu "
+                "naks_withheld=%lu invokes=%lu led=%d\n",
                 kws_app_mode(&app), (unsigned long)s.inferences, (unsigned long)s.detections,
                 (unsigned long)s.model_errors, (unsigned long)s.samples, (unsigned long)s.frames,
                 (unsigned long)s.link.frames, (unsigned long)s.link.bad_crc, (unsigned long)s.link.bad_header,
-                (unsigned long)s.link.too_large, (unsigned long)s.link.text_bytes, board.invokes, board.led);
+                (unsigned long)s.link.too_large, (unsigned long)s.link.text_bytes, (unsigned long)s.link.rescan_bytes,
+                (unsigned long)s.naks_withheld, board.invokes, board.led);
     }
     if (board.dump_input != NULL) {
         fclose(board.dump_input);

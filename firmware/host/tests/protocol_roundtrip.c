@@ -69,9 +69,9 @@ int main(void)
         kws_proto_parser_feed(&parser, buf, n);
     }
     fflush(stdout);
-    fprintf(stderr, "frames=%lu bad_crc=%lu bad_header=%lu too_large=%lu text_bytes=%lu\n",
+    fprintf(stderr, "frames=%lu bad_crc=%lu bad_header=%lu too_large=%lu text_bytes=%lu rescan_bytes=%lu\n",
             (unsigned long)parser.stats.frames, (unsigned long)parser.stats.bad_crc,
             (unsigned long)parser.stats.bad_header, (unsigned long)parser.stats.too_large,
-            (unsigned long)parser.stats.text_bytes);
+            (unsigned long)parser.stats.text_bytes, (unsigned long)parser.stats.rescan_bytes);
     return 0;
 }
