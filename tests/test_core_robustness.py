@@ -298,3 +298,43 @@ def test_the_board_answers_a_flood_with_at_most_half_its_size_in_naks(flood, pip
     assert nak_bytes <= len(stream) // 2 + 64, f"{nak_bytes} NAK bytes for {len(stream)} flood bytes"
     stats = {k: int(v) for k, v in (kv.split("=") for kv in result.stderr.decode().split())}
     assert stats["rescan_bytes"] <= (F.RESCAN_DEPTH - 1) * len(wire) and stats["naks_withheld"] > 0
+
+
+def nesting_stream(seed: int, parts: int) -> bytes:
+    """Real frames among short floods of valid headers, truncated and corrupted frames, runs of sync
+    bytes and garbage: candidates inside failed candidates, several levels deep."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(parts):
+        kind = int(rng.integers(0, 6))
+        frame = P.encode_message(P.Audio.from_samples(rng.integers(-99, 99, int(rng.integers(0, 40)), np.int16)), i)
+        if kind == 0:
+            out.append(frame)
+        elif kind == 1:
+            out.append(header_flood(int(rng.integers(1, 6)), int(rng.choice([0, 30, 300, F.MAX_PAYLOAD]))))
+        elif kind == 2:
+            out.append(frame[:int(rng.integers(8, len(frame)))])
+        elif kind == 3:
+            out.append(frame[:-1] + bytes([frame[-1] ^ 0x10]))
+        elif kind == 4:
+            out.append(bytes(rng.choice([0xA5, 0x5A], int(rng.integers(1, 9))).astype(np.uint8)))
+        else:
+            out.append(bytes(rng.integers(0, 256, int(rng.integers(0, 30))).astype(np.uint8)))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_c_and_python_agree_on_nested_failed_candidates(seed, roundtrip_exe):
+    """The depth limit, event for event and count for count. These streams are floods in earnest (a few
+    valid headers announcing up to 2 KB every ~6 parts): finding all ~240 real frames took the unlimited
+    rescan ~11 times the input in work; within the limit about a third of them are found."""
+    from test_protocol import expected_roundtrip_output
+
+    stream = nesting_stream(seed, 1500)
+    result = run(roundtrip_exe, stdin=stream)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert result.stdout == expected_roundtrip_output(stream)
+    decoder = F.FrameDecoder()
+    decoder.feed(stream)
+    assert {k: int(v) for k, v in (kv.split("=") for kv in result.stderr.decode().split())} == vars(decoder.stats)
+    assert decoder.stats.frames > 40 and decoder.stats.rescan_bytes <= (F.RESCAN_DEPTH - 1) * len(stream)
