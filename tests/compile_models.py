@@ -190,6 +190,52 @@ def random_op_models(kind: str, count: int, seed: int) -> list[tuple[str, bytes]
     return out
 
 
+# ------------------------------------------------------------------------------------- tiny_conv
+
+def tiny_conv_tflite(folder: Path, depthwise: bool = False, seed: int = 4, filters: int = 8) -> bytes:
+    """TensorFlow's tiny_conv (10x8 conv, 8 filters, stride 2, SAME, ReLU; FC to the 4 labels; softmax) with
+    seeded weights on the default log-mel frontend, through the export stage's converter. depthwise=True
+    writes the first layer as the depthwise convolution with multiplier 8 that TFLite made of it in TFLM's
+    shipped micro_speech model (1 input channel)."""
+    from tiny_export import _calibration
+
+    from export.tf_convert import convert_int8
+    from kws.config import load_config
+
+    t = tf()
+    config = load_config(None, [])
+    cfg = config.frontend
+    labels = len(config.data.labels())
+    rng = np.random.default_rng(seed)
+    frames, feats = cfg.num_frames, cfg.num_features
+    oh, ow = -(-frames // 2), -(-feats // 2)
+    kernel = (rng.normal(0, 0.15, (10, 8, 1, filters))).astype(np.float32)
+    conv_b = rng.normal(0, 0.1, filters).astype(np.float32)
+    fc = rng.normal(0, 0.03, (oh * ow * filters, labels)).astype(np.float32)
+    fc_b = rng.normal(0, 0.3, labels).astype(np.float32)
+
+    class Tiny(t.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.kernel, self.conv_b = t.Variable(kernel), t.Variable(conv_b)
+            self.fc, self.fc_b = t.Variable(fc), t.Variable(fc_b)
+
+        @t.function(input_signature=[t.TensorSpec([1, frames, feats], t.float32, name="features")])
+        def __call__(self, features):
+            x = t.reshape(features, [1, frames, feats, 1])
+            if depthwise:
+                x = t.nn.depthwise_conv2d(x, self.kernel, [1, 2, 2, 1], "SAME")
+            else:
+                x = t.nn.conv2d(x, self.kernel, 2, "SAME")
+            x = t.reshape(t.nn.relu(x + self.conv_b), [1, -1])
+            return {"scores": t.nn.softmax(t.matmul(x, self.fc) + self.fc_b)}
+
+    module = Tiny()
+    saved = Path(folder) / f"tiny_conv_{'dw' if depthwise else 'conv'}"
+    t.saved_model.save(module, str(saved), signatures={"serving_default": module.__call__})
+    return convert_int8(saved, _calibration(config, clips=16, seed=seed), cfg).model
+
+
 # ------------------------------------------------------------------------------------------- DS-CNN
 
 def ds_cnn_tflite(folder: Path, feature_type: str, seed: int = 5, width: int = 64, labels: int = 12) -> bytes:

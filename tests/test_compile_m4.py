@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from compile_models import ds_cnn_tflite, random_op_models, real_features, tflm_outputs
+from compile_models import ds_cnn_tflite, random_op_models, real_features, tflm_outputs, tiny_conv_tflite
 from conftest import REPO_ROOT, fail_or_skip
 
 FLAVOURS = ("dsp", "portable")
@@ -74,16 +74,22 @@ def test_random_single_op_models_on_the_m4(m4_run, flavour):
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_ds_cnn_and_mlperf_model_on_the_m4(m4_run, flavour, sc_real_dev, tmp_path):
+def test_project_models_and_mlperf_model_on_the_m4(m4_run, flavour, sc_real_dev, tmp_path):
+    """tiny_conv (as CONV_2D and as TFLite's depthwise x8), DS-CNN on log-mel and MFCC, on real features;
+    the MLPerf Tiny DS-CNN on random inputs."""
     if not MLPERF_MODEL.exists():
         fail_or_skip(f"{MLPERF_MODEL} is absent (../shared/models)")
-    ds_cnn = ds_cnn_tflite(tmp_path, "mfcc")
-    features = real_features(sc_real_dev, "mfcc", count=4).reshape(4, -1)
-    mlperf = Path(MLPERF_MODEL).read_bytes()
-    rng = np.random.default_rng(2)
-    mlperf_x = rng.integers(-128, 128, size=(3, 490), dtype=np.int8)
-    runs = m4_run([ds_cnn, mlperf], [features, mlperf_x], flavour)
-    _assert_equal(f"DS-CNN mfcc ({flavour})", runs[0].outputs, tflm_outputs(ds_cnn, features))
-    _assert_equal(f"MLPerf Tiny DS-CNN ({flavour})", runs[1].outputs, tflm_outputs(mlperf, mlperf_x))
-    print(f"\n{flavour}: MLPerf Tiny DS-CNN {np.mean(runs[1].instructions):,.0f} instructions per inference "
-          f"({np.mean(runs[1].instructions) / 2_656_768:.2f} per MAC), stack {runs[1].stack_bytes} B")
+    logmel = real_features(sc_real_dev, "logmel", count=3).reshape(3, -1)
+    mfcc = real_features(sc_real_dev, "mfcc", count=3).reshape(3, -1)
+    models = {"tiny_conv": (tiny_conv_tflite(tmp_path), logmel),
+              "tiny_conv depthwise x8": (tiny_conv_tflite(tmp_path, depthwise=True), logmel),
+              "DS-CNN log-mel": (ds_cnn_tflite(tmp_path, "logmel"), logmel[:2]),
+              "DS-CNN mfcc": (ds_cnn_tflite(tmp_path, "mfcc"), mfcc),
+              "MLPerf Tiny DS-CNN": (Path(MLPERF_MODEL).read_bytes(),
+                                     np.random.default_rng(2).integers(-128, 128, size=(3, 490), dtype=np.int8))}
+    runs = m4_run([m for m, _ in models.values()], [x for _, x in models.values()], flavour)
+    print()
+    for (name, (model, x)), run in zip(models.items(), runs):
+        _assert_equal(f"{name} ({flavour})", run.outputs, tflm_outputs(model, x))
+        print(f"{flavour}: {name} {np.mean(run.instructions):,.0f} instructions per inference, "
+              f"stack {run.stack_bytes} B")

@@ -222,7 +222,11 @@ static void kws_dw_multiplier(const kws_conv_params *p, const int8_t *in, int8_t
 }
 
 void kws_depthwise_s8_dsp(const kws_conv_params *p, const int8_t *in, int8_t *out, int8_t *scratch) {
-    if (p->depth_mult == 1) {
+    if (p->in_c == 1 && p->depth_mult > 1) {
+        /* One input channel: exactly a convolution with depth_mult filters, and the stream is laid out as
+         * one (kws/compile/dsp_layout.py), so the conv kernel's contiguous im2col rows apply. */
+        kws_conv_s8_dsp(p, in, out, scratch);
+    } else if (p->depth_mult == 1) {
         kws_dw_mult1(p, in, out, scratch);
     } else {
         kws_dw_multiplier(p, in, out, scratch);

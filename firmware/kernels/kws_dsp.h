@@ -27,7 +27,7 @@
 
 /* Whether a conv-like vector of k inputs is sign-extended to int16 once for n_out output channels
  * (kws/compile/dsp_layout.py expands() must agree: it sizes the scratch). */
-#define KWS_DSP_EXPANDS(k, n_out) ((k) <= 1024 && (n_out) > 4)
+#define KWS_DSP_EXPANDS(k, n_out) ((k) <= 1024 && (n_out) > 8)
 
 static inline int32_t kws_dsp_smmulr(int32_t a, int32_t b) {
     int32_t r;
@@ -57,27 +57,92 @@ static inline int32_t kws_dsp_read_partial(const int8_t *p, int32_t count) {
     return v;
 }
 
-/* GCC turns byte loops into memset/memcpy calls (newlib's, ~40 instructions of overhead for the few bytes
- * im2col moves at a time); these helpers must stay loops. */
-#define KWS_DSP_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-
-static inline KWS_DSP_NO_LIBCALLS void kws_dsp_fill(int8_t *dst, int8_t value, int32_t n) {
+/* Byte fills and copies for im2col, as small assembly loops: GCC turns C byte loops into calls to newlib's
+ * memset/memcpy (~40 instructions of overhead for the few bytes moved at a time). */
+static inline void kws_dsp_fill(int8_t *dst, int8_t value, int32_t n) {
     const uint32_t pattern = 0x01010101u * (uint8_t)value;
-    for (; n >= 4; n -= 4, dst += 4) {
-        memcpy(dst, &pattern, 4); /* one (unaligned) STR */
+    if (n >= 4) {
+        int32_t words = n >> 2;
+        __asm__ volatile("1:\n\t"
+                         "str    %[v], [%[d]], #4\n\t"
+                         "subs   %[w], %[w], #1\n\t"
+                         "bne    1b\n\t"
+                         : [d] "+r"(dst), [w] "+r"(words)
+                         : [v] "r"(pattern)
+                         : "cc", "memory");
+        n &= 3;
     }
-    for (; n > 0; --n) {
-        *dst++ = value;
+    if (n > 0) {
+        __asm__ volatile("1:\n\t"
+                         "strb   %[v], [%[d]], #1\n\t"
+                         "subs   %[n], %[n], #1\n\t"
+                         "bne    1b\n\t"
+                         : [d] "+r"(dst), [n] "+r"(n)
+                         : [v] "r"(pattern)
+                         : "cc", "memory");
     }
 }
 
-static inline KWS_DSP_NO_LIBCALLS void kws_dsp_copy(int8_t *dst, const int8_t *src, int32_t n) {
-    for (; n >= 4; n -= 4, dst += 4, src += 4) {
-        memcpy(dst, src, 4); /* unaligned LDR/STR */
+static inline void kws_dsp_copy(int8_t *dst, const int8_t *src, int32_t n) {
+    int32_t t;
+    if (n >= 4) {
+        int32_t words = n >> 2;
+        __asm__ volatile("1:\n\t"
+                         "ldr    %[t], [%[s]], #4\n\t"
+                         "str    %[t], [%[d]], #4\n\t"
+                         "subs   %[w], %[w], #1\n\t"
+                         "bne    1b\n\t"
+                         : [d] "+r"(dst), [s] "+r"(src), [w] "+r"(words), [t] "=&r"(t)
+                         :
+                         : "cc", "memory");
+        n &= 3;
     }
-    for (; n > 0; --n) {
-        *dst++ = *src++;
+    if (n > 0) {
+        __asm__ volatile("1:\n\t"
+                         "ldrb   %[t], [%[s]], #1\n\t"
+                         "strb   %[t], [%[d]], #1\n\t"
+                         "subs   %[n], %[n], #1\n\t"
+                         "bne    1b\n\t"
+                         : [d] "+r"(dst), [s] "+r"(src), [n] "+r"(n), [t] "=&r"(t)
+                         :
+                         : "cc", "memory");
     }
+}
+
+/* `rows` rows of `words` 4-byte words from src (rows `stride` bytes apart) packed into dst. */
+static inline void kws_dsp_copy_rows(int8_t *dst, const int8_t *src, int32_t words, int32_t rows, ptrdiff_t stride) {
+    const int8_t *s;
+    int32_t n, t;
+    if (rows <= 0 || words <= 0) {
+        return;
+    }
+    if (words == 2) { /* 8-byte rows (tiny_conv's 8 taps): two loads, one STRD (the scratch is word aligned) */
+        __asm__ volatile("1:\n\t"
+                         "ldr    %[t], [%[src]]\n\t"
+                         "ldr    %[n], [%[src], #4]\n\t"
+                         "strd   %[t], %[n], [%[d]], #8\n\t"
+                         "add    %[src], %[src], %[stride]\n\t"
+                         "subs   %[rows], %[rows], #1\n\t"
+                         "bne    1b\n\t"
+                         : [d] "+r"(dst), [src] "+r"(src), [rows] "+r"(rows), [n] "=&r"(n), [t] "=&r"(t)
+                         : [stride] "r"(stride)
+                         : "cc", "memory");
+        return;
+    }
+    __asm__ volatile("1:\n\t"
+                     "mov    %[s], %[src]\n\t"
+                     "mov    %[n], %[words]\n\t"
+                     "2:\n\t"
+                     "ldr    %[t], [%[s]], #4\n\t"
+                     "str    %[t], [%[d]], #4\n\t"
+                     "subs   %[n], %[n], #1\n\t"
+                     "bne    2b\n\t"
+                     "add    %[src], %[src], %[stride]\n\t"
+                     "subs   %[rows], %[rows], #1\n\t"
+                     "bne    1b\n\t"
+                     : [d] "+r"(dst), [src] "+r"(src), [rows] "+r"(rows), [s] "=&r"(s), [n] "=&r"(n), [t] "=&r"(t)
+                     : [words] "r"(words), [stride] "r"(stride)
+                     : "cc", "memory");
 }
 
 /* One channel's requantization from its record; the output offset is already in it. */

@@ -24,8 +24,9 @@ static int32_t kws_round_div(int32_t acc, int32_t count) {
     return acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
 }
 
-/* 4 channels per word: SXTAB16 sums bytes 0/2 and 1/3 into 16-bit halves (a window of at most 256 int8
- * values cannot overflow them), SSUB8 + SEL takes bytewise maxima. Channels must be a multiple of 4. */
+/* 4 channels per word: SXTAB16 sums bytes 0/2 and 1/3 into 16-bit halves, emptied into 32-bit sums after
+ * each window row (256 int8 values cannot overflow a half), SSUB8 + SEL takes bytewise maxima. Channels
+ * must be a multiple of 4. */
 static void kws_pool_dsp(const kws_pool_params *p, const int8_t *in, int8_t *out, int average) {
     const int32_t c = p->channels;
     int32_t b, i, oy, ox, off, fy;
@@ -40,28 +41,28 @@ static void kws_pool_dsp(const kws_pool_params *p, const int8_t *in, int8_t *out
                 const int32_t fx0 = ix0 < 0 ? -ix0 : 0, fx1 = p->in_w - ix0 < p->k_w ? p->in_w - ix0 : p->k_w;
                 const int32_t count = (fy1 - fy0) * (fx1 - fx0);
                 for (off = 0; off < c; off += 4) {
-                    int32_t a02 = 0, a13 = 0, best = (int32_t)0x80808080u, v[4], k;
+                    int32_t best = (int32_t)0x80808080u, v[4] = {0, 0, 0, 0}, k;
                     for (fy = fy0; fy < fy1; ++fy) {
                         const int8_t *x = image + ((size_t)(iy0 + fy) * p->in_w + ix0 + fx0) * c + off;
                         const int8_t *const end = x + (size_t)(fx1 - fx0) * c;
                         if (average) { /* two loops, so neither tests `average` per tap */
+                            int32_t a02 = 0, a13 = 0; /* one window row (<= 256 taps) fits the 16-bit lanes */
                             for (; x != end; x += c) {
                                 const int32_t xw = kws_dsp_read4(x);
                                 a02 = __sxtab16(a02, xw);
                                 a13 = kws_sxtab16_ror8(a13, xw);
                             }
+                            v[0] += (int16_t)a02;
+                            v[1] += (int16_t)a13;
+                            v[2] += a02 >> 16;
+                            v[3] += a13 >> 16;
                         } else {
                             for (; x != end; x += c) {
                                 best = kws_max8x4(kws_dsp_read4(x), best);
                             }
                         }
                     }
-                    if (average) {
-                        v[0] = (int16_t)a02;
-                        v[1] = (int16_t)a13;
-                        v[2] = a02 >> 16;
-                        v[3] = a13 >> 16;
-                    } else {
+                    if (!average) {
                         v[0] = (int8_t)best;
                         v[1] = (int8_t)(best >> 8);
                         v[2] = (int8_t)(best >> 16);
@@ -78,7 +79,7 @@ static void kws_pool_dsp(const kws_pool_params *p, const int8_t *in, int8_t *out
 }
 
 static int kws_pool_dsp_fits(const kws_pool_params *p) {
-    return p->channels % 4 == 0 && p->k_h * p->k_w <= 256;
+    return p->channels % 4 == 0 && p->k_w <= 256;
 }
 #endif
 

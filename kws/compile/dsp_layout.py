@@ -34,7 +34,7 @@ DW_MAX_TAPS = 49
 """Largest depthwise window (k_h * k_w) the multiplier-1 DSP kernel takes (its tap table is on the stack)."""
 EXPAND_MAX_INPUTS = 1024
 """A conv vector up to this long is sign-extended to int16 once per pixel (scratch 2 bytes per input) when
-at least two groups of 4 output channels reuse it: the inner loop then skips the SXTB16 unpacking."""
+at least three groups of 4 output channels reuse it: the inner loop then skips the SXTB16 unpacking."""
 _INT16_MAX = 32767
 _LIMIT = 1 << 31
 
@@ -176,7 +176,7 @@ def conv_is_direct(p: dict) -> bool:
 def expands(k: int, outputs: int) -> bool:
     """Whether the kernel sign-extends a vector of k inputs to int16 once for `outputs` output channels
     (must agree with KWS_DSP_EXPANDS in firmware/kernels/kws_dsp.h)."""
-    return k <= EXPAND_MAX_INPUTS and outputs > 4
+    return k <= EXPAND_MAX_INPUTS and outputs > 8
 
 
 def scratch_bytes(layer: Layer) -> int:
@@ -188,7 +188,7 @@ def scratch_bytes(layer: Layer) -> int:
         k = p["k_h"] * p["k_w"] * p["in_c"]
         col = 0 if conv_is_direct(p) else _ceil4(k)
         return col + (2 * _ceil4(k) if expands(k, p["out_c"]) else 0)
-    if p["depth_mult"] > 1:
+    if p["depth_mult"] > 1:  # one input channel runs as a convolution (im2col needs no zero point row then)
         k = p["k_h"] * p["k_w"]
         return _ceil4(k) + (2 * _ceil4(k) if expands(k, p["depth_mult"]) else 0)
     return _ceil4(p["in_c"])  # a row of zero points for taps in the padding

@@ -102,6 +102,8 @@ class M4Run:
     """Mean instructions per layer and invoke (profile=True only, else empty)."""
     stack_bytes: int
     """Deepest stack use of the whole program (startup, the loop, the model)."""
+    elf: Path | None = None
+    """The program that ran (kws.device.m4.size_report sizes it)."""
 
 
 def _c_array(name: str, x: np.ndarray) -> str:
@@ -147,10 +149,11 @@ def run_on_m4(results: Sequence[CompileResult], inputs: Sequence[np.ndarray], *,
         raise M4RunError(f"the compiled model(s) did not run on the M4: {exc}") from None
     if run.exit_code != 0:
         raise M4RunError(f"the M4 program exited with {run.exit_code}: {run.text[-2000:]}")
-    return _parse(run.text, results, xs, profile)
+    return _parse(run.text, results, xs, profile, elf)
 
 
-def _parse(text: str, results: Sequence[CompileResult], xs: Sequence[np.ndarray], profile: bool) -> list[M4Run]:
+def _parse(text: str, results: Sequence[CompileResult], xs: Sequence[np.ndarray], profile: bool,
+           elf: Path) -> list[M4Run]:
     stack = re.search(r"STACK (\d+)", text)
     out = []
     for i, (result, x) in enumerate(zip(results, xs)):
@@ -164,5 +167,5 @@ def _parse(text: str, results: Sequence[CompileResult], xs: Sequence[np.ndarray]
         if profile:
             found = re.findall(rf"^L {i} (\d+) (\d+)\r?$", text, re.MULTILINE)
             layers = tuple(int(t) * TICK_INSTRUCTIONS / len(x) for _, t in found)[:len(result.layers)]
-        out.append(M4Run(outputs, ticks, layers, int(stack.group(1)) if stack else 0))
+        out.append(M4Run(outputs, ticks, layers, int(stack.group(1)) if stack else 0, elf))
     return out
