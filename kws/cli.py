@@ -31,6 +31,7 @@ pipeline (data flows one way):
   features  the int8 log-mel frontend shared with the device        (kws features, kws frontend ...)
   train     tiny_conv / DS-CNN in PyTorch, QAT, pruning              (kws train, quantize, prune, models)
   export    PyTorch -> ONNX -> TF -> int8 TFLite -> C array          (kws export)
+  compile   int8 TFLite -> plain C99, no interpreter                  (kws compile)
   flash     Nano 33 BLE Sense sketch, emulated board, monitor        (kws flash, emulate, monitor)
   eval      on-device FAR/FRR, ROC, calibration, report              (kws eval, calibrate, report)
 
@@ -44,6 +45,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kws.commands.features",     # features, frontend tables
     "kws.commands.train",        # train, quantize, prune, models
     "kws.commands.export_cmd",   # export
+    "kws.compile.command",       # compile (int8 TFLite -> plain C)
     "kws.commands.report",       # report
     "kws.commands.device",       # emulate, monitor, flash
     "kws.commands.eval_cmd",     # eval, calibrate
