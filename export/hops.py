@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from export.audit import OpAudit
+from export.errors import ParityError
 from export.inputs import ExportData, SourceModel
 from export.onnx_export import OnnxReport
 from export.tf_convert import Int8Conversion
@@ -151,6 +152,35 @@ def check_tflm(conversion: Int8Conversion, data: ExportData, config: KwsConfig, 
     return TflmCheck(golden, device, comparison, arena, arena_size)
 
 
+@dataclass(frozen=True)
+class AotCheck:
+    """The model compiled to plain C, built on the host and run on the test clips."""
+
+    outputs: np.ndarray
+    """int8 outputs [clips, labels]: equal to TFLite Micro's, byte for byte."""
+    compiled: Any
+    """kws.compile.command.CompileResult."""
+
+
+def compile_aot(conversion: Int8Conversion, model_path: Path, out: Path, data: ExportData, tflm: TflmCheck,
+                scratch: Path, say: Say) -> AotCheck:
+    """The compiled model (kws compile) beside the flatbuffer, equal to TFLite Micro on every test clip
+    (DESIGN contract 4; ParityError otherwise: the compiler is wrong, nothing is written)."""
+    from kws.compile.command import compile_tflite
+    from kws.compile.host_runner import HostModel
+
+    compiled = compile_tflite(model_path, out)
+    outputs = HostModel.build(compiled, build_dir=scratch / "aot-build")(data.int8)
+    differ = np.flatnonzero((outputs != tflm.device).any(axis=1))
+    if differ.size:
+        raise ParityError(f"the compiled C model differs from TFLite Micro on {differ.size} of {len(outputs)} test "
+                          f"clips (first: clip {int(differ[0])}); this is a kws compile bug: please report it with "
+                          f"{model_path.name}")
+    say(f"aot-c: {out.name}/{compiled.name}_aot.c equals TFLite Micro on all {len(outputs)} clips; activations "
+        f"{compiled.arena_bytes:,} B (TFLM arena {tflm.arena_size:,} B), weights {compiled.weight_bytes:,} B")
+    return AotCheck(outputs, compiled)
+
+
 def check_fit(board: BoardBudget, conversion: Int8Conversion, tflm: TflmCheck, say: Say) -> BudgetReport:
     """Model flash and arena RAM against the board's budget (BudgetError: nothing is written)."""
     from kws.device.budget import check_budget
@@ -179,5 +209,6 @@ def generate_c(path: Path, config: KwsConfig, source: SourceModel, conversion: I
     return settings
 
 
-__all__ = ["FloatScores", "SavedModel", "TflmCheck", "audit", "check_fit", "check_onnxruntime", "check_tensorflow",
-           "check_tflm", "generate_c", "pytorch_float", "to_int8", "to_onnx", "to_saved_model"]
+__all__ = ["AotCheck", "FloatScores", "SavedModel", "TflmCheck", "audit", "check_fit", "check_onnxruntime",
+           "check_tensorflow", "check_tflm", "compile_aot", "generate_c", "pytorch_float", "to_int8", "to_onnx",
+           "to_saved_model"]

@@ -37,6 +37,11 @@ class ExportFolder:
         return self.root / run_path.relative_to(self.run.export_dir)
 
     @property
+    def aot(self) -> Path:
+        """The model compiled to plain C (kws compile): the boards' default backend."""
+        return self._moved(self.run.aot_dir)
+
+    @property
     def onnx(self) -> Path:
         return self.root / ONNX_MODEL
 

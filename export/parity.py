@@ -29,6 +29,7 @@ HOP_TITLES = {
     "tensorflow": "TensorFlow SavedModel",
     "tflite_int8": "TFLite int8 (reference kernels)",
     "tflite_micro": "TFLite Micro",
+    "aot_c": "AOT C (kws compile)",
 }
 
 
@@ -167,7 +168,7 @@ def build_report_dict(*, run: str, source: str, checkpoint: str, model: str, lab
                       sizes: dict[str, int], arena: dict[str, Any], budget: dict[str, Any], ops: list[dict[str, Any]],
                       input_quantization: dict[str, Any], output_quantization: dict[str, Any], route: dict[str, Any],
                       tflm: dict[str, Any], sha256: str, versions: dict[str, str], seconds: float,
-                      config: dict[str, Any]) -> dict[str, Any]:
+                      config: dict[str, Any], aot: dict[str, Any] | None = None) -> dict[str, Any]:
     """parity.json: everything the final report needs about this export."""
     rows = hop_rows(test_labels, reference_pred, hops)
     by_name = {row["hop"]: row for row in rows}
@@ -193,5 +194,5 @@ def build_report_dict(*, run: str, source: str, checkpoint: str, model: str, lab
         "sizes": sizes, "arena": arena, "budget": budget, "ops": ops,
         "input_quantization": input_quantization, "output_quantization": output_quantization,
         "route": route, "model_sha256": sha256, "versions": versions, "seconds": round(seconds, 1),
-        "config": config,
+        "config": config, "aot": aot,
     }

@@ -11,6 +11,8 @@ untouched and no partial files):
   saved_model/               hop 2: onnx2tf, checked with TensorFlow
   model_int8.tflite          hop 3: full-integer int8, input quantization = the frontend's
   ops.json                   the op audit (ops, versions, TFLM resolver methods)
+  aot/                       kws_model_aot.c/.h: the model compiled to plain C (kws compile), equal to TFLite
+                             Micro on every test clip (the "AOT C" row); the boards' default backend
   generated/                 model_data.cc/.h, kws_settings.h, kws_frontend_tables.h, device_settings.json
   parity.json, parity.md     the parity table (hop 4, TFLite Micro, is checked bit for bit against TFLite)
 
@@ -75,10 +77,11 @@ def export_run(config: KwsConfig, run: Run, source: str = "float", *, board: str
         int8 = hops.to_int8(saved, data, config, model, folder.model_int8, say)
         ops = hops.audit(int8, config, folder.ops, say)
         tflm = hops.check_tflm(int8, data, config, say)
+        aot = hops.compile_aot(int8, folder.model_int8, folder.aot, data, tflm, Path(scratch), say)
         budget = hops.check_fit(budget_spec, int8, tflm, say)
         settings = hops.generate_c(folder.generated, config, model, int8, ops, tflm, budget,
                                    regenerate=f"kws export --run {run.name} --from {source}")
-        chain = Chain(reference, onnx, onnxruntime, saved, tensorflow, int8, ops, tflm, budget, settings)
+        chain = Chain(reference, onnx, onnxruntime, saved, tensorflow, int8, ops, tflm, budget, settings, aot)
         report = write_parity(folder, parity_report(run, config, model, data, chain, folder,
                                                     time.perf_counter() - started))
     return ExportResult(run.export_dir, report)

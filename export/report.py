@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from export.audit import OpAudit
-from export.hops import FloatScores, SavedModel, TflmCheck
+from export.hops import AotCheck, FloatScores, SavedModel, TflmCheck
 from export.inputs import ExportData, SourceModel, float_checkpoint_accuracy, simulated_int8
 from export.layout import ExportFolder
 from export.onnx_export import OnnxReport
@@ -47,6 +47,7 @@ class Chain:
     tflm: TflmCheck
     budget: BudgetReport
     settings: DeviceSettings
+    aot: AotCheck
 
 
 def _versions() -> dict[str, str]:
@@ -91,6 +92,8 @@ def _hops(source: SourceModel, chain: Chain) -> list[Hop]:
             "dequantized int8 scores"),
         Hop("tflite_micro", chain.tflm.device.argmax(axis=1), dequantized_diff(chain.tflm.device),
             "TFLite Micro interpreter"),
+        Hop("aot_c", chain.aot.outputs.argmax(axis=1), dequantized_diff(chain.aot.outputs),
+            "compiled C, equal to TFLite Micro byte for byte"),
     ]
 
 
@@ -114,7 +117,16 @@ def parity_report(run: Run, config: KwsConfig, source: SourceModel, data: Export
                         "padding_pass": chain.onnx.padding_pass},
                "onnx2tf": chain.saved_model.options, "int8_ranges": chain.int8.ranges},
         tflm=tflm.comparison.to_json(), sha256=chain.settings.sha256, versions=_versions(), seconds=seconds,
-        config=config_to_dict(config))
+        config=config_to_dict(config), aot=_aot_json(chain))
+
+
+def _aot_json(chain: Chain) -> dict[str, Any]:
+    c = chain.aot.compiled
+    return {"bit_exact_with_tflite_micro": bool((chain.aot.outputs == chain.tflm.device).all()),
+            "activation_bytes": c.arena_bytes, "activation_bytes_dsp": c.arena_bytes_dsp,
+            "tflm_arena_bytes": chain.tflm.arena_size, "weight_bytes": c.weight_bytes,
+            "weight_bytes_dsp": c.weight_bytes_dsp, "macs": c.macs,
+            "layers": [{"op": la.opcode, "output": list(la.output_shape), "macs": la.macs} for la in c.layers]}
 
 
 def write_parity(folder: ExportFolder, report: dict[str, Any]) -> dict[str, Any]:

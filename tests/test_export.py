@@ -70,14 +70,19 @@ def test_every_hop_is_checked_and_recorded(exported, trained):
     assert out == run / "export"
     for name in ("model.onnx", "saved_model/saved_model.pb", "model_int8.tflite", "ops.json", "parity.json",
                  "parity.md", "generated/model_data.cc", "generated/model_data.h", "generated/kws_settings.h",
-                 "generated/kws_frontend_tables.h"):
+                 "generated/kws_frontend_tables.h", "aot/kws_model_aot.c", "aot/kws_model_aot.h"):
         assert (out / name).is_file(), name
     assert not list(run.glob(".export*")), "no temporary export folder may remain"
 
     report = json.loads((out / "parity.json").read_text())
     assert report == json.loads(json.dumps(exported.report, allow_nan=True))
     hops = {row["hop"]: row for row in report["hops"]}
-    assert list(hops) == ["pytorch_float", "onnxruntime", "tensorflow", "tflite_int8", "tflite_micro"]
+    assert list(hops) == ["pytorch_float", "onnxruntime", "tensorflow", "tflite_int8", "tflite_micro", "aot_c"]
+    # The compiled C model is TFLite Micro, byte for byte (DESIGN contract 4): same predictions, same scores.
+    assert report["aot"]["bit_exact_with_tflite_micro"]
+    assert hops["aot_c"]["accuracy"] == hops["tflite_micro"]["accuracy"]
+    assert hops["aot_c"]["max_abs_diff"] == hops["tflite_micro"]["max_abs_diff"]
+    assert report["aot"]["activation_bytes"] <= report["arena"]["size"]
     assert report["test_clips"] > 0
     # Float hops: same network, float32 reassociation only (tolerance reasoning in export/onnx_export.py).
     assert hops["onnxruntime"]["max_abs_diff"] < 1e-4 and hops["tensorflow"]["max_abs_diff"] < 1e-4
