@@ -179,7 +179,8 @@ _BUILDERS: dict[str, Callable[[np.random.Generator], tuple[str, Callable, tuple[
 
 
 def random_op_models(kind: str, count: int, seed: int) -> list[tuple[str, bytes]]:
-    """`count` seeded single-op models of `kind` (conv, depthwise, fc, avgpool, maxpool, softmax, add, mean)."""
+    """`count` seeded models of `kind`: single ops (conv, depthwise, fc, avgpool, maxpool, softmax, add, mean)
+    or "chain" (conv -> depthwise -> pool -> 1x1 conv, for the planner's overlaps)."""
     rng = np.random.default_rng(seed)
     out = []
     for i in range(count):
@@ -188,6 +189,47 @@ def random_op_models(kind: str, count: int, seed: int) -> list[tuple[str, bytes]
         out.append((f"{name}_r{value_range[0]:g}..{value_range[1]:g}",
                     convert(fn, shape, value_range, seed=seed * 100 + i)))
     return out
+
+
+def _chain_case(rng: np.random.Generator) -> tuple[str, Callable, tuple[int, ...]]:
+    """conv -> depthwise -> pool -> 1x1 conv with random geometry: every intermediate lives in the arena, so
+    the planner overlaps outputs with their inputs (forward and reversed rows) in many shapes."""
+    t = tf()
+    h, w, c = int(rng.integers(6, 17)), int(rng.integers(4, 13)), int(rng.integers(1, 5))
+    c1, mult = int(rng.integers(2, 9)), int(rng.choice([1, 1, 2]))
+    k1 = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    s1 = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    pads = [("SAME", "VALID")[int(rng.integers(2))] for _ in range(3)]
+    kd = int(rng.integers(1, 4))
+    dil = 2 if rng.random() < 0.3 else 1
+    pool = (t.nn.max_pool2d, t.nn.avg_pool2d)[int(rng.integers(2))]
+    kp, sp = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    def out_size(n: int, k: int, stride: int, padding: str) -> int:
+        return -(-n // stride) if padding == "SAME" else (n - k) // stride + 1
+
+    hw = [min(out_size(n, k, st, pads[0]), n) for n, k, st in zip((h, w), k1, s1)]
+    if min(hw) < (kd - 1) * dil + 1:
+        pads[1] = "SAME"  # VALID would leave nothing for the depthwise window
+    if pads[1] == "VALID":
+        hw = [n - (kd - 1) * dil for n in hw]
+    if min(hw) < kp:
+        pads[2] = "SAME"
+    w1 = t.constant(_weights(rng, (*k1, c, c1)))
+    wd = t.constant(_weights(rng, (kd, kd, c1, mult), per_channel_axis=2))
+    w2 = t.constant(_weights(rng, (1, 1, c1 * mult, int(rng.integers(2, 9)))))
+    b1 = t.constant(rng.normal(0, 0.2, c1).astype(np.float32))
+
+    def fn(x):
+        y = t.nn.relu(t.nn.conv2d(x, w1, [1, *s1, 1], pads[0]) + b1)
+        y = t.nn.relu6(t.nn.depthwise_conv2d(y, wd, [1, 1, 1, 1], pads[1], dilations=[dil, dil]))
+        y = pool(y, kp, sp, pads[2])
+        return t.nn.conv2d(y, w2, 1, "VALID")
+
+    name = f"chain{h}x{w}x{c}_c{k1[0]}{k1[1]}s{s1[0]}{s1[1]}{pads[0][0]}_dw{kd}m{mult}d{dil}{pads[1][0]}_p{kp}s{sp}"
+    return name, fn, (1, h, w, c)
+
+
+_BUILDERS["chain"] = _chain_case
 
 
 # ------------------------------------------------------------------------------------- tiny_conv

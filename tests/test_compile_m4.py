@@ -18,7 +18,8 @@ from compile_models import ds_cnn_tflite, random_op_models, real_features, tflm_
 from conftest import REPO_ROOT, fail_or_skip
 
 FLAVOURS = ("dsp", "portable")
-CASES_PER_KIND = {"conv": 8, "depthwise": 10, "fc": 6, "avgpool": 4, "maxpool": 4, "softmax": 3, "add": 4, "mean": 3}
+CASES_PER_KIND = {"conv": 8, "depthwise": 10, "fc": 6, "avgpool": 4, "maxpool": 4, "softmax": 3, "add": 4, "mean": 3,
+                  "chain": 10}
 MLPERF_MODEL = REPO_ROOT.parent / "shared" / "models" / "mlperf_tiny_kws_ref_model.tflite"
 
 

@@ -71,3 +71,14 @@ def test_mlperf_tiny_reference_model(sc_real_dev, build_dir, tmp_path):
     real = (ours - cfg.input_zero_point) * cfg.input_scale
     theirs = np.clip(np.round(real / float(q.scale[0])) + int(q.zero_point[0]), -128, 127).astype(np.int8)
     _compile_and_check(MLPERF_MODEL, theirs, build_dir, tmp_path / "gen")
+
+
+def test_aot_outputs_helper_for_the_export_parity_row(tmp_path):
+    """kws.compile.host_runner.aot_outputs: compile + host build + run in one call (what `kws export` uses)."""
+    if not MLPERF_MODEL.exists():
+        fail_or_skip(f"{MLPERF_MODEL} is absent (../shared/models)")
+    from kws.compile.host_runner import aot_outputs
+
+    x = np.random.default_rng(9).integers(-128, 128, (5, 490), dtype=np.int8)
+    np.testing.assert_array_equal(aot_outputs(MLPERF_MODEL, x, build_dir=tmp_path),
+                                  tflm_outputs(MLPERF_MODEL.read_bytes(), x))

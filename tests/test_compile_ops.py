@@ -13,7 +13,7 @@ from compile_models import convert, random_op_models, tf, tflm_outputs
 from conftest import fail_or_skip
 
 CASES_PER_KIND = {"conv": 10, "depthwise": 10, "fc": 6, "avgpool": 5, "maxpool": 5, "softmax": 5, "add": 6,
-                  "mean": 5}
+                  "mean": 5, "chain": 12}
 SEEDS = {kind: 11 + i for i, kind in enumerate(CASES_PER_KIND)}
 
 

@@ -164,7 +164,8 @@ def generate(graph: Graph, plan: MemoryPlan, *, name: str, source: str, sha256: 
         consts.append(_array(const_names[t], data))
         weight_bytes["portable"] += _nbytes(data)
         weight_bytes["dsp"] += _nbytes(data)
-    codes = [_layer_code(i, layer) for i, layer in enumerate(graph.layers) if layer.kind != "reshape"]
+    by_layer = {i: _layer_code(i, layer) for i, layer in enumerate(graph.layers) if layer.kind != "reshape"}
+    codes = list(by_layer.values())
     for code in codes:
         consts += code.consts
         weight_bytes["portable"] += code.bytes_portable
@@ -180,7 +181,9 @@ def generate(graph: Graph, plan: MemoryPlan, *, name: str, source: str, sha256: 
     rows = []
     for i, layer in enumerate(graph.layers):
         shape = "x".join(str(s) for s in graph.tensors[layer.output].shape)
-        rows.append(f" *   {i:>3}  {layer.opcode:<18} {shape:<16} {layer.macs:>10}")
+        code = by_layer.get(i)
+        flash = f"{code.bytes_portable:>8} {code.bytes_dsp:>8}" if code else f"{0:>8} {0:>8}"
+        rows.append(f" *   {i:>3}  {layer.opcode:<18} {shape:<16} {layer.macs:>10} {flash}")
     header_text = _HEADER.format(
         source=source, sha256=sha256, guard=macro + "_H", macro=macro, name=name,
         in_bytes=in_t.size, out_bytes=out_t.size, in_scale=repr(float(np.float32(in_t.scale))),
@@ -198,8 +201,8 @@ _HEADER = """\
  * Build {name}_aot.c with the C files of firmware/kernels (include path firmware/kernels). On a Cortex-M4 with the
  * DSP extension the SMLAD kernels are used unless KWS_KERNELS_PORTABLE is defined.
  *
- * Layers (MACs):
- *   idx  op                 output           MACs
+ * Layers: MACs, constant bytes in flash (weights, biases, requantization) of each kernel flavour:
+ *   idx  op                 output                 MACs portable      DSP
 {layers}
  */
 #ifndef {guard}
