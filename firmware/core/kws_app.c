@@ -21,6 +21,8 @@ void kws_app_reset(kws_app *app, uint32_t start_us)
     kws_features_reset(&app->ring);
     kws_recognizer_reset(&app->recognizer);
     app->start_us = start_us;
+    app->dropped_samples = 0;
+    app->overrun_reported = 0;
     app->frames_since_infer = 0;
     app->frontend_us = 0;
     app->frontend_frames = 0;
@@ -31,6 +33,7 @@ void kws_app_reset(kws_app *app, uint32_t start_us)
     app->stats.model_errors = 0;
     app->stats.samples = 0;
     app->stats.frames = 0;
+    app->stats.audio_dropped = 0;
     app->last_label = -1;
     app->last_score = 0;
 }
@@ -157,14 +160,79 @@ void kws_app_receive(kws_app *app, const uint8_t *data, size_t len)
     }
 }
 
+/* Text mode listens to the microphone; binary mode only with LIVE_AUDIO. */
+static int listening(const kws_app *app)
+{
+    return app->mode == KWS_APP_MODE_TEXT || (app->params.flags & KWS_FLAG_LIVE_AUDIO) != 0;
+}
+
 void kws_app_audio(kws_app *app, const int16_t *pcm, size_t n)
 {
-    if (!app->ready) {
-        return;
-    }
-    if (app->mode == KWS_APP_MODE_TEXT || (app->params.flags & KWS_FLAG_LIVE_AUDIO)) {
+    if (app->ready && listening(app)) {
         kws_pipeline_process_pcm(app, pcm, n);
     }
+}
+
+/* Up to KWS_APP_POLL_SAMPLES of live audio into the pipeline, stopping after the step that ran an
+ * inference; steps of at most one stride, so no step runs two. Not listening: up to
+ * KWS_APP_DRAIN_SAMPLES read and discarded. */
+static void poll_audio(kws_app *app)
+{
+    enum { STEP = KWS_APP_AUDIO_CHUNK < KWS_FE_STRIDE_SAMPLES ? KWS_APP_AUDIO_CHUNK : KWS_FE_STRIDE_SAMPLES };
+    int16_t pcm[STEP];
+    const int listen = listening(app);
+    const uint32_t inferences = app->stats.inferences;
+    size_t budget = listen ? KWS_APP_POLL_SAMPLES : KWS_APP_DRAIN_SAMPLES;
+    while (budget > 0) {
+        const size_t want = budget < STEP ? budget : STEP;
+        size_t n = app->hal.audio_read(app->hal.ctx, pcm, want);
+        if (n == 0) {
+            break;
+        }
+        if (n > want) {
+            n = want; /* a driver that overfills: never trust it with the stack */
+        }
+        budget -= n;
+        if (listen) {
+            kws_pipeline_process_pcm(app, pcm, n);
+            if (app->stats.inferences != inferences) {
+                break;
+            }
+        }
+    }
+}
+
+void kws_app_audio_overrun(kws_app *app, uint32_t dropped_total)
+{
+    static const char prefix[] = "audio overrun: dropped samples total ";
+    const uint32_t lost = dropped_total - app->overrun_seen; /* wrap-safe */
+    char text[sizeof prefix + 10];
+    size_t len = sizeof prefix - 1u;
+    char digits[10];
+    int d = 0;
+    uint32_t v;
+    app->overrun_seen = dropped_total;
+    if (!app->ready || lost == 0 || !listening(app)) {
+        return;
+    }
+    app->stats.audio_dropped += lost;
+    app->dropped_samples += lost;
+    if (app->overrun_reported != 0 &&
+        app->stats.audio_dropped - app->overrun_reported < KWS_APP_OVERRUN_REPORT_SAMPLES) {
+        return;
+    }
+    app->overrun_reported = app->stats.audio_dropped;
+    memcpy(text, prefix, len);
+    v = app->stats.audio_dropped;
+    do {
+        digits[d++] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v != 0u);
+    while (d > 0) {
+        text[len++] = digits[--d];
+    }
+    text[len] = '\0';
+    kws_app_log(app, KWS_LOG_WARNING, text);
 }
 
 void kws_app_poll(kws_app *app)
@@ -189,11 +257,7 @@ void kws_app_poll(kws_app *app)
         look(app); /* nothing waiting: the line may have gone quiet in the middle of a frame */
     }
     if (app->hal.audio_read != NULL) {
-        /* Drained even when unused, so switching back to it never plays stale audio. */
-        int16_t pcm[KWS_APP_AUDIO_CHUNK];
-        while ((n = app->hal.audio_read(app->hal.ctx, pcm, KWS_APP_AUDIO_CHUNK)) > 0) {
-            kws_app_audio(app, pcm, n > KWS_APP_AUDIO_CHUNK ? KWS_APP_AUDIO_CHUNK : n);
-        }
+        poll_audio(app);
     }
     if (app->led_on && kws_app_now_us(app) - app->led_since_us > KWS_APP_LED_US) {
         app->led_on = 0;

@@ -5,7 +5,10 @@
  *     static const kws_hal hal = {...};    // the board's hooks (kws_hal.h)
  *     static const kws_build_info info = KWS_BUILD_INFO_FROM_SETTINGS("0.1.0", "tflm");
  *     kws_app_init(&app, &hal, &info);     // prints the "KWS ready ..." line
- *     for (;;) kws_app_poll(&app);         // serial in, live audio in, LED timeout
+ *     for (;;) {
+ *         kws_app_poll(&app);              // serial in, live audio in (bounded), LED timeout
+ *         kws_app_audio_overrun(&app, n);  // n: samples the microphone's ring has lost since boot
+ *     }
  *
  * Text mode (after init): detections are printed as
  *     DETECT <label> score=<0..255> t_ms=<stream time in ms>
@@ -19,7 +22,8 @@
  *   new frames. So a one-second clip fed after RESET gives exactly one inference, on exactly the
  *   features kws.frontend.reference_features_int8 computes for it.
  * - Stream time (the recognizer's clock, SCORES/DETECTION time_us, DETECT t_ms) is audio time:
- *   start time (RESET) + samples up to the end of the newest frame, (frames-1)*stride + n_fft.
+ *   start time (RESET) + samples up to the end of the newest frame, (frames-1)*stride + n_fft, plus
+ *   live samples the audio driver lost (kws_app_audio_overrun).
  * - Binary mode ignores the microphone unless KWS_FLAG_LIVE_AUDIO is set; then AUDIO frames are
  *   refused (two sources would interleave).
  * Single-threaded: call every kws_app_* function from one context (not from an ISR).
@@ -46,6 +50,16 @@ extern "C" {
 
 /* Samples decoded / read per step: small enough for the stack of any board. */
 #define KWS_APP_AUDIO_CHUNK 160
+/* Live audio one kws_app_poll feeds the pipeline: at most this many samples (40 ms) and at most one
+ * inference, so a model slower than real time never holds the loop (serial input, the LED, overrun
+ * reports keep their turn). What is left waits in the board's audio driver, whose ring then loses the
+ * oldest samples when the pipeline cannot keep up: report them with kws_app_audio_overrun. */
+#define KWS_APP_POLL_SAMPLES 640
+/* Audio one poll reads and discards while the board is not listening (binary mode without LIVE_AUDIO),
+ * so switching back never plays stale audio. */
+#define KWS_APP_DRAIN_SAMPLES 16384
+/* Overrun reports: the first at once, then one per this many further samples lost (one second). */
+#define KWS_APP_OVERRUN_REPORT_SAMPLES 16000u
 /* Longest typed command line in text mode. */
 #define KWS_APP_LINE_MAX 32
 /* A partial frame is abandoned (and rescanned) after this long without a byte: 100 ms is far longer
@@ -87,6 +101,7 @@ typedef struct kws_app_stats {
     uint32_t model_errors;    /* failed invocations since RESET */
     uint32_t samples;         /* audio samples accepted since RESET (wraps) */
     uint32_t frames;          /* feature frames since RESET */
+    uint32_t audio_dropped;   /* live samples the audio driver lost while the board listened, since RESET */
     uint32_t naks_withheld;   /* NAK(BAD_CRC/TOO_LARGE) not sent for want of credit, since init */
     kws_proto_stats link;     /* receiver statistics since init */
 } kws_app_stats;
@@ -110,6 +125,9 @@ typedef struct kws_app {
     int16_t pcm[KWS_APP_AUDIO_CHUNK];
     uint8_t tx[KWS_PROTO_MAX_FRAME];
     uint64_t start_us;            /* stream time of sample 0 (RESET) */
+    uint64_t dropped_samples;     /* live samples lost since RESET: they count in stream time */
+    uint32_t overrun_seen;        /* the driver's lost-sample count at the last kws_app_audio_overrun */
+    uint32_t overrun_reported;    /* stats.audio_dropped at the last report */
     uint32_t frames_since_infer;
     uint32_t frontend_us;         /* frontend time since the previous inference */
     uint16_t frontend_frames;     /* frames that time covered */
@@ -142,10 +160,20 @@ size_t kws_app_sizeof(void);
  * is printed if serial_write exists, and the app then ignores every call. */
 int kws_app_init(kws_app *app, const kws_hal *hal, const kws_build_info *info);
 
-/* One turn of the main loop: reads what serial_read and audio_read have, processes it, abandons a
- * partial frame after KWS_APP_RX_TIMEOUT_US of silence, turns the LED off when its time is up.
- * Never blocks. */
+/* One turn of the main loop: reads what serial_read has (up to a frame's worth) and up to
+ * KWS_APP_POLL_SAMPLES of live audio (at most one inference), processes them, abandons a partial frame
+ * after KWS_APP_RX_TIMEOUT_US of silence, turns the LED off when its time is up. Never blocks; its
+ * work is bounded whatever the audio source and the model's speed. */
 void kws_app_poll(kws_app *app);
+
+/* The board's audio driver lost live samples (its ring overran: the pipeline fell behind, e.g. a
+ * model slower than real time). Call it after kws_app_poll with the driver's free-running count of
+ * lost samples since boot (uint32, wraps). While the board listens (text mode, or LIVE_AUDIO), the
+ * increase is added to stats.audio_dropped, advances stream time (that audio went by), and is
+ * reported as "audio overrun: dropped samples total <stats.audio_dropped>": a LOG frame (level
+ * WARNING) in binary mode, a "LOG ..." line in text mode; the first at once, then once per further
+ * KWS_APP_OVERRUN_REPORT_SAMPLES lost (one second), so the reports never flood the link. */
+void kws_app_audio_overrun(kws_app *app, uint32_t dropped_total);
 
 /* Bytes received from the host, for boards that push serial input instead of polling (such a board
  * pushes what it has before each kws_app_poll, which then counts as a look at a quiet line). The
@@ -153,7 +181,8 @@ void kws_app_poll(kws_app *app);
 void kws_app_receive(kws_app *app, const uint8_t *data, size_t len);
 
 /* Live audio, for boards that push samples instead of polling audio_read. Ignored in binary mode
- * unless KWS_FLAG_LIVE_AUDIO is set. */
+ * unless KWS_FLAG_LIVE_AUDIO is set. All n samples are processed at once: push at most
+ * KWS_APP_POLL_SAMPLES per main-loop turn to keep the loop's work bounded. */
 void kws_app_audio(kws_app *app, const int16_t *pcm, size_t n);
 
 /* A log line: a LOG frame in binary mode, "LOG <text>" in text mode. */

@@ -15,8 +15,12 @@
  * - serial_write: sends all `len` bytes before returning (may block); binary-safe: no newline
  *   translation (put a pty or UART in raw mode).
  * - serial_read: non-blocking; returns how many bytes (0..cap) it put in `buf`.
- * - audio_read: non-blocking; 16 kHz mono int16 samples of the live microphone (0..cap); may be
- *   NULL on boards without one (audio then only comes from the host over the protocol).
+ * - audio_read: non-blocking; 16 kHz mono int16 samples of the live microphone (0..cap), oldest
+ *   first; may be NULL on boards without one (audio then only comes from the host over the
+ *   protocol). The core takes at most KWS_APP_POLL_SAMPLES per poll (and one inference), so the
+ *   driver buffers the rest (a ring filled by the microphone's interrupt or DMA); when the ring
+ *   overruns it drops the oldest samples, counts them, and the board passes the count to
+ *   kws_app_audio_overrun() after each poll.
  * - led: may be NULL. on = 1 after a detection, 0 when the core turns it off again.
  * - model_invoke: runs the model once on `input` (input_len int8 features, frames x features in
  *   time order, oldest first, exactly the model's input tensor) and writes output_len int8 scores

@@ -92,7 +92,8 @@ class AppStats(Structure):
     """kws_app_stats."""
 
     _fields_ = [("inferences", c_uint32), ("detections", c_uint32), ("model_errors", c_uint32),
-                ("samples", c_uint32), ("frames", c_uint32), ("naks_withheld", c_uint32), ("link", ProtoStats)]
+                ("samples", c_uint32), ("frames", c_uint32), ("audio_dropped", c_uint32), ("naks_withheld", c_uint32),
+                ("link", ProtoStats)]
 
 
 def _monotonic_us() -> int:
@@ -122,6 +123,7 @@ class CoreApp:
         lib.kws_app_init.argtypes = [c_void_p, POINTER(Hal), POINTER(BuildInfo)]
         lib.kws_app_init.restype = c_int
         lib.kws_app_poll.argtypes = [c_void_p]
+        lib.kws_app_audio_overrun.argtypes = [c_void_p, c_uint32]
         lib.kws_app_receive.argtypes = [c_void_p, POINTER(c_uint8), c_size_t]
         lib.kws_app_audio.argtypes = [c_void_p, POINTER(c_int16), c_size_t]
         lib.kws_app_log.argtypes = [c_void_p, c_uint8, c_char_p]
@@ -221,6 +223,10 @@ class CoreApp:
         """One main-loop turn (kws_app_poll): read, audio, LED."""
         self._lib.kws_app_poll(self._app)
         self._raise_pending()
+
+    def audio_overrun(self, dropped_total: int) -> None:
+        """The audio source's free-running count of lost samples, after poll() (kws_app_audio_overrun)."""
+        self._lib.kws_app_audio_overrun(self._app, dropped_total & 0xFFFFFFFF)
 
     def log(self, level: int, text: str) -> None:
         """kws_app_log."""

@@ -14,6 +14,7 @@
  *   --clock-step US       the clock advances this much at every reading (default 13)
  *   --no-time             no time_us hook (kws_hal.h allows NULL hooks)
  *   --model-us US         every model invocation takes US of board time (a model slower than real time)
+ *   --poll-us US          every main-loop turn takes US of board time besides (default 0)
  *   --mic paced:N         live microphone: 16 kHz synthetic audio paced by the clock, buffered in a ring of N
  *                         samples like a DMA ring: samples not read in time are dropped and counted
  *   --mic endless         live microphone that always has data (every read fills the buffer)
@@ -23,6 +24,7 @@
  *   --window MS --suppression MS --min-count N --threshold T --infer-every N   build defaults
  *
  * The model is fake_hal.h's "echo" model: scores = the first values of the newest feature frame.
+ * After every poll the driver passes its ring's lost-sample count to kws_app_audio_overrun.
  * stderr gets "led <0|1> t=<clock>" at every LED change, then one line of key=value statistics.
  * Used by tests/test_core_robustness.py.
  */
@@ -37,6 +39,7 @@ typedef struct script_board {
     uint64_t elapsed_us;   /* since boot, for the microphone's pace */
     uint32_t clock_step;
     uint32_t model_us;
+    uint32_t poll_us;
     uint8_t *rx;
     size_t rx_len, rx_pos, rx_cap, rx_chunk;
     int mic;               /* 0 none, 1 paced, 2 endless */
@@ -177,7 +180,9 @@ static void poll_once(void)
 {
     board.mic_this_poll = 0;
     board.invokes_this_poll = 0;
+    advance(board.poll_us);
     kws_app_poll(&app);
+    kws_app_audio_overrun(&app, (uint32_t)board.mic_dropped);
     if (board.mic_this_poll > board.mic_max_poll) {
         board.mic_max_poll = board.mic_this_poll;
     }
@@ -267,6 +272,8 @@ int main(int argc, char **argv)
             board.clock_step = (uint32_t)strtoul(val, NULL, 10);
         } else if (strcmp(opt, "--model-us") == 0) {
             board.model_us = (uint32_t)strtoul(val, NULL, 10);
+        } else if (strcmp(opt, "--poll-us") == 0) {
+            board.poll_us = (uint32_t)strtoul(val, NULL, 10);
         } else if (strcmp(opt, "--mic") == 0) {
             if (strncmp(val, "paced:", 6) == 0) {
                 board.mic = 1;
@@ -337,13 +344,14 @@ int main(int argc, char **argv)
     {
         const kws_app_stats s = kws_app_get_stats(&app);
         fprintf(stderr, "mode=%d inferences=%lu detections=%lu model_errors=%lu samples=%lu frames=%lu "
-                "link_frames=%lu bad_crc=%lu bad_header=%lu too_large=%lu text_bytes=%lu invokes=%lu "
+                "audio_dropped=%lu link_frames=%lu bad_crc=%lu bad_header=%lu too_large=%lu text_bytes=%lu invokes=%lu "
                 "polls=%lu max_invokes_per_poll=%lu max_mic_per_poll=%lu mic_read=%lu mic_dropped=%lu "
                 "rx_left=%lu tx_bytes=%lu led=%d clock=%lu\n",
                 kws_app_mode(&app), (unsigned long)s.inferences, (unsigned long)s.detections,
                 (unsigned long)s.model_errors, (unsigned long)s.samples, (unsigned long)s.frames,
-                (unsigned long)s.link.frames, (unsigned long)s.link.bad_crc, (unsigned long)s.link.bad_header,
-                (unsigned long)s.link.too_large, (unsigned long)s.link.text_bytes, board.invokes, polls,
+                (unsigned long)s.audio_dropped, (unsigned long)s.link.frames, (unsigned long)s.link.bad_crc,
+                (unsigned long)s.link.bad_header, (unsigned long)s.link.too_large, (unsigned long)s.link.text_bytes,
+                board.invokes, polls,
                 board.invokes_max_poll, board.mic_max_poll, (unsigned long)board.mic_read,
                 (unsigned long)board.mic_dropped, (unsigned long)(board.rx_len - board.rx_pos), board.tx_bytes,
                 board.led, (unsigned long)board.clock_us);
