@@ -24,7 +24,7 @@ EXPORT_FROM ?= float
 # The dataset the run trains on must exist first; for the demo config that is the synthetic set.
 DATA_READY ?= $(SYNTH_DIR)/manifest.json
 
-.PHONY: setup lint test demo bench bench-real data stats train quantize prune models export clean distclean help FORCE
+.PHONY: setup lint test demo bench bench-real bench-compile data stats train quantize prune models export clean distclean help FORCE
 
 help:
 	@echo "make demo | make test | make bench"
@@ -49,6 +49,10 @@ test: setup lint
 bench: setup
 	$(PY) tools/bench_frontend.py
 	$(PY) tools/bench_train.py
+
+# The compiler: instructions per MAC under QEMU per model and layer, flash, RAM vs TFLM's arena (~2 min).
+bench-compile: setup
+	$(PY) tools/bench_compile.py
 
 # The run's int8 model on every real clip of ../shared/data/sc-real-dev (both label mappings; never trained on).
 bench-real: setup $(RUN_DIR)/export/parity.json

@@ -47,9 +47,7 @@ def tflm_scores(model: bytes, inputs: np.ndarray) -> list[tuple[int, ...]]:
 
 @pytest.mark.parametrize("kernels", [
     "portable",
-    pytest.param("dsp", marks=pytest.mark.xfail(
-        reason="kws compile's DSP flavour does not build yet (kws_model_aot.c: l1_bias undeclared under "
-               "KWS_KERNELS_DSP); make this a plain case once it does", strict=False)),
+    "dsp",
 ])
 def test_compiled_model_on_the_m4_equals_tflm(kernels, compiled, tmp_path_factory):
     require_m4()
