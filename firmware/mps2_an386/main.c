@@ -3,7 +3,8 @@
  * kws_settings.h is the export's (runs/<run>/export/generated/) or, for the fake backend, the one
  * kws.device.m4 generates; only its model facts, labels and recognizer defaults are used here (the
  * board name is this board's, not the one the export checked its budget for).
- * Built and started by kws.device.m4 (M4Board, build_board_elf).
+ * Built and started by kws.device.m4 (M4Board, build_board_elf). Build defines: KWS_M4_MIC=1 (a
+ * microphone paced by the board's clock, kws_hal_m4.h), KWS_M4_FAKE_MODEL_US=N (a slow fake model).
  */
 #include "kws_app.h"
 #include "kws_hal_m4.h"
@@ -38,5 +39,6 @@ int main(void)
     }
     for (;;) {
         kws_app_poll(&app);
+        kws_app_audio_overrun(&app, kws_hal_m4_audio_dropped()); /* always 0 without a microphone */
     }
 }
