@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SANITIZER_ENV
+
 from kws.config import FrontendConfig
 from kws.frontend import frontend_tables, reference_features, reference_features_int8
 
