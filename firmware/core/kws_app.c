@@ -184,7 +184,7 @@ static void poll_audio(kws_app *app)
     const uint32_t inferences = app->stats.inferences;
     size_t budget = listen ? KWS_APP_POLL_SAMPLES : KWS_APP_DRAIN_SAMPLES;
     while (budget > 0) {
-        const size_t want = budget < STEP ? budget : STEP;
+        const size_t want = budget < (size_t)STEP ? budget : (size_t)STEP;
         size_t n = app->hal.audio_read(app->hal.ctx, pcm, want);
         if (n == 0) {
             break;
