@@ -49,6 +49,15 @@ def test_m4_scores_equal_the_host_boards_byte_for_byte(project, sc_real_dev, fee
     if feed == "audio":  # the board's clock counts instructions (icount): 1 us = 1,000 instructions
         assert m4.summary["latency"]["frontend"]["count"] == CLIPS
         assert 20 < m4.summary["latency"]["frontend"]["p50"] < 200  # ~55,000 instructions per 20 ms frame
+        assert m4.summary["clock"].startswith("QEMU instruction count")
+        fw = m4.summary["firmware"]
+        assert 0 < fw["flash_used"] <= fw["flash_size"] == 1024 * 1024 and 0 < fw["ram_used"] <= 256 * 1024
+        from kws.eval.report import build_report
+
+        run = Run.named("tiny")
+        md = build_report(run.config(), run)["md"].read_text()
+        assert "| stage | instructions (median) | max | at 64 MHz (estimate) | real-time share |" in md
+        assert f"| flash total | {fw['flash_used']:,} (" in md
 
 
 def test_kws_emulate_board_m4_serves_the_runs_compiled_model(project):
