@@ -79,3 +79,15 @@ def test_kws_emulate_board_m4_serves_the_runs_compiled_model(project):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_the_m4_boards_recognizer_decides_a_stream_as_the_python_model_does(project, sc_real_dev, sc_mini):
+    from kws.eval.stream import StreamOptions, evaluate_stream
+
+    require_m4()
+    options = EvalOptions(data_dir=str(sc_real_dev), progress=False, emulate=True, board="m4", timeout=10.0)
+    stream = StreamOptions(minutes=0.1, snr_db=(10.0,), seed=3, noise_dir=str(sc_mini / "_background_noise_"))
+    summary = evaluate_stream(Run.named("tiny"), options, stream)
+    assert summary["board"].startswith("mps2-an386 (aot-c")
+    assert summary["inferences"] > 250  # 6 s at one inference per 20 ms hop
+    assert summary["replay_matches_device"], "the board's detections differ from kws.recognizer on its own scores"
