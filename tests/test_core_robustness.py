@@ -251,7 +251,7 @@ def test_the_led_stays_on_for_its_time_across_the_clock_wrap(script_exe):
     assert 550_000 <= (t_off - t_on) % WRAP < 560_000  # still on at the look 400 ms later, off at 550 ms
 
 
-def test_timing_is_right_whereever_the_clock_wraps(script_exe):
+def test_timing_is_right_wherever_the_clock_wraps(script_exe):
     """TIMING's invoke_us and frontend_us are unsigned differences of the board's clock: the same small
     numbers wherever the 2^32 wrap falls (inside an invocation, inside a frontend step, between)."""
     audio = np.random.default_rng(3).integers(-3000, 3000, 16000 + 4 * 320).astype(np.int16)
