@@ -50,11 +50,11 @@ from kws.errors import DataError
 from kws.typed_toml import ConfigError
 
 __all__ = [
-    "LOG_OUTPUT_SCALE", "MicroTables", "OUTPUT_DIV", "OUTPUT_SCALE", "SUBTRACTION_BITS", "WINDOW_BITS",
-    "WEIGHT_BITS", "fft_auto_scale", "filterbank_log", "filterbank_sqrt", "micro_features_int16",
+    "LOG_COEFF", "LOG_OUTPUT_SCALE", "LOG_SCALE_BITS", "LOG_SEGMENTS_BITS", "MicroTables", "OUTPUT_DIV",
+    "OUTPUT_OFFSET", "OUTPUT_SCALE", "PCAN_LUT_SIZE", "PCAN_OUTPUT_BITS", "PCAN_SNR_BITS", "SUBTRACTION_BITS",
+    "WEIGHT_BITS", "WINDOW_BITS", "fft_auto_scale", "filterbank_log", "filterbank_sqrt", "micro_features_int16",
     "micro_features_int8", "micro_tables", "noise_reduction", "pcan", "rfft_int16", "sequential_max_abs",
-    "spectrum_energy",
-    "to_int8", "window_frames",
+    "spectrum_energy", "to_int8", "window_frames",
 ]
 
 # Fixed-point constants of TFLM's signal library and micro_speech's FeatureParams: they fix the

@@ -6,6 +6,46 @@
 
 #include "kws_fft.h"
 
+#if KWS_FE_FEATURE_TYPE == KWS_FE_FEATURE_TYPE_TFLM_MICRO
+
+void kws_frontend_init(kws_frontend *fe)
+{
+    kws_micro_frontend_init(&fe->micro);
+}
+
+void kws_frontend_reset(kws_frontend *fe)
+{
+    kws_micro_frontend_reset(&fe->micro);
+}
+
+size_t kws_frontend_push(kws_frontend *fe, const int16_t *pcm, size_t n, int8_t *out, int *ready)
+{
+    return kws_micro_frontend_push(&fe->micro, pcm, n, out, NULL, ready);
+}
+
+#elif !KWS_FE_FLOAT_FRONTEND
+
+void kws_frontend_init(kws_frontend *fe)
+{
+    fe->unused = 0;
+}
+
+void kws_frontend_reset(kws_frontend *fe)
+{
+    fe->unused = 0;
+}
+
+size_t kws_frontend_push(kws_frontend *fe, const int16_t *pcm, size_t n, int8_t *out, int *ready)
+{
+    (void)fe;
+    (void)pcm;
+    (void)out;
+    *ready = 0;
+    return n;
+}
+
+#else
+
 #if KWS_FE_WINDOW_OFFSET + KWS_FE_WINDOW_SAMPLES > KWS_FE_FFT_SIZE
 #error "the generated window does not fit in the FFT frame: regenerate kws_frontend_tables.h"
 #endif
@@ -118,3 +158,5 @@ size_t kws_frontend_push(kws_frontend *fe, const int16_t *pcm, size_t n, int8_t 
     }
     return take;
 }
+
+#endif /* KWS_FE_FEATURE_TYPE */

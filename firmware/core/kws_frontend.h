@@ -28,19 +28,33 @@
 #include <stdint.h>
 
 #include "kws_frontend_tables.h"
+#include "kws_micro_frontend.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if KWS_FE_STRIDE_SAMPLES > KWS_FE_FFT_SIZE
+/* Which features: the generated header's KWS_FE_FEATURE_TYPE. 'tflm_micro' runs kws_micro_frontend.h
+ * behind the same init/reset/push; 'mlperf_mfcc' has no device frontend (KWS_FE_HAS_AUDIO_FRONTEND 0:
+ * push consumes audio and makes no frames, the host sends FEATURES); the rest of this file is
+ * 'logmel' and 'mfcc'. */
+#define KWS_FE_FLOAT_FRONTEND \
+    (KWS_FE_FEATURE_TYPE == KWS_FE_FEATURE_TYPE_LOGMEL || KWS_FE_FEATURE_TYPE == KWS_FE_FEATURE_TYPE_MFCC)
+
+#if KWS_FE_FLOAT_FRONTEND && KWS_FE_STRIDE_SAMPLES > KWS_FE_FFT_SIZE
 #error "a stride longer than the FFT frame would skip audio; the streaming frontend does not support it"
 #endif
 
 typedef struct kws_frontend {
+#if KWS_FE_FEATURE_TYPE == KWS_FE_FEATURE_TYPE_TFLM_MICRO
+    kws_micro_frontend micro;
+#elif KWS_FE_FLOAT_FRONTEND
     int16_t samples[KWS_FE_FFT_SIZE]; /* the current frame's samples, oldest first */
     uint16_t count;                   /* how many of them have arrived */
     float work[KWS_FE_FFT_SIZE];      /* FFT buffer, kept here so no large array lives on the stack */
+#else
+    uint8_t unused;                   /* no device frontend for this feature_type */
+#endif
 } kws_frontend;
 
 /* Prepares the FFT tables and empties the frame buffer. */
@@ -54,12 +68,15 @@ void kws_frontend_reset(kws_frontend *fe);
  * again with the rest of the chunk: a chunk may complete several frames. */
 size_t kws_frontend_push(kws_frontend *fe, const int16_t *pcm, size_t n, int8_t *out, int *ready);
 
+#if KWS_FE_FLOAT_FRONTEND
+
 /* One frame from KWS_FE_FFT_SIZE samples: the float features (before quantisation; may be NULL)
  * and the int8 ones (may be NULL). `work` is KWS_FE_FFT_SIZE floats of scratch. */
 void kws_frontend_compute(const int16_t *frame, float *work, float *features, int8_t *out);
 
 /* The spec's quantiser: roundf(value / KWS_FE_QUANT_SCALE) + KWS_FE_QUANT_ZERO_POINT, clamped. */
 int8_t kws_frontend_quantize(float value);
+#endif
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,8 @@
  * resets the frontend before each (each clip gives its own frames); 0 streams the whole file.
  * CHUNKS says how the audio is handed to kws_frontend_push: a comma list of sizes used in turn
  * ("1,7,160"), or "rand:SEED:MAX" for seeded random sizes 1..MAX. OUT.i8 gets every frame's
- * KWS_FE_NUM_FEATURES int8 values; OUT.f32 (optional) the float features before quantisation.
+ * KWS_FE_NUM_FEATURES int8 values; OUT.f32 (optional) the float features before quantisation (log-mel and
+ * MFCC only; any feature_type with a device frontend runs through kws_frontend_push).
  * Built and run by tests/test_firmware_core.py via kws/device/cbuild.py.
  */
 #include <stdio.h>
@@ -112,6 +113,7 @@ int main(int argc, char **argv)
                 chunk -= used;
                 if (ready) {
                     fwrite(frame, 1, sizeof frame, out);
+#if KWS_FE_FLOAT_FRONTEND
                     if (out_f != NULL) {
                         /* The frame just made is the last n_fft samples before the push position;
                          * recompute it in float for diagnostics (same code path). */
@@ -119,6 +121,7 @@ int main(int argc, char **argv)
                         kws_frontend_compute(p - KWS_FE_FFT_SIZE, work, feats, NULL);
                         fwrite(feats, sizeof feats[0], KWS_FE_NUM_FEATURES, out_f);
                     }
+#endif
                 }
             }
         }
