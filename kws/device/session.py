@@ -86,6 +86,18 @@ def board_description(info: "P.Info") -> str:
     return f"{info.board} ({info.backend}, firmware {info.firmware_version})"
 
 
+def board_clock(description: str) -> str:
+    """What a board's TIMING microseconds measure, from its description (board_description): a property of the
+    board, however it was reached (--emulate, --board or the port of `kws emulate`)."""
+    from kws.device.boards import CLOCKS
+
+    if description == EMULATED:
+        return CLOCKS["host"]
+    if description.startswith("mps2-an386"):
+        return CLOCKS["m4"]
+    return "the board's own microsecond clock"
+
+
 def identity_fix(run: str) -> str:
     """What to do when a board runs another run's model."""
     return (f"flash this run's model (`kws flash --run {run}`, or `make flash RUN={run}`) or evaluate it on the "
@@ -361,6 +373,6 @@ def handshake_when_ready(port: str, exported: "ExportedModel", *, timeout: float
     return info
 
 
-__all__ = ["BoardSession", "BoardStopped", "EMULATED", "FEEDS", "IdentityMismatch", "LinkSettings", "RECONNECT_S",
+__all__ = ["board_clock", "BoardSession", "BoardStopped", "EMULATED", "FEEDS", "IdentityMismatch", "LinkSettings", "RECONNECT_S",
            "SessionError", "SessionStats", "board_description", "check_identity", "handshake_when_ready",
            "identity_fix"]

@@ -39,8 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from kws.data.kind import dataset_kind
-from kws.device.boards import CLOCKS
-from kws.device.session import BoardSession
+from kws.device.session import BoardSession, board_clock
 from kws.eval.errors import DeviceEvalError
 from kws.eval.journal import JOURNAL_VERSION, Journal
 from kws.eval.options import EvalOptions
@@ -161,8 +160,7 @@ def _write_results(run: Run, config: "KwsConfig", labels: Sequence[str], options
         "data": dataset_kind(clips.data_dir), "selection": clips.selection, "mapping": clips.mapping,
         "limit": options.limit, "deploy_threshold": config.deploy.detection_threshold,
         "attempts": int(sum(r["attempts"] for r in records)), "link": link,
-        "clock": CLOCKS["m4"] if options.emulate and options.board == "m4" else
-        CLOCKS["host"] if options.emulate else "the board's own microsecond clock",
+        "clock": board_clock(board),
         "firmware": firmware,
     })
     with atomic_path(run.eval_scores) as tmp:
