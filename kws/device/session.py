@@ -373,6 +373,6 @@ def handshake_when_ready(port: str, exported: "ExportedModel", *, timeout: float
     return info
 
 
-__all__ = ["board_clock", "BoardSession", "BoardStopped", "EMULATED", "FEEDS", "IdentityMismatch", "LinkSettings", "RECONNECT_S",
-           "SessionError", "SessionStats", "board_description", "check_identity", "handshake_when_ready",
-           "identity_fix"]
+__all__ = ["BoardSession", "BoardStopped", "EMULATED", "FEEDS", "IdentityMismatch", "LinkSettings", "RECONNECT_S",
+           "SessionError", "SessionStats", "board_clock", "board_description", "check_identity",
+           "handshake_when_ready", "identity_fix"]
