@@ -163,6 +163,9 @@ def test_tables_are_the_ones_inside_the_tflm_preprocessor(preprocessor):
     assert (int(const["strided_slice/stack"][0]), int(const["strided_slice/stack_1"][0])) == (
         tables.start_index, tables.end_index) == (5, 241)
     assert [int(const[name]) for name in ("Const1", "Cast_3", "Const_1", "Const_2")] == [256, 333, 666, -128]
+    # Log32's table is C code in TFLM (signal/src/log.cc kLogLut), not in the model: spot values from there.
+    assert tables.log_lut.size == 130 and tables.log_lut[[1, 2, 57, 64, 127, 128, 129]].tolist() == [
+        224, 442, 5641, 5568, 142, 0, 0]
 
 
 @pytest.mark.shared_data
