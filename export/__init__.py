@@ -7,7 +7,8 @@ This is the only package that imports TensorFlow, and only inside the functions 
 importing `export` (or `kws`) stays cheap. pipeline.export_run runs the hops of `hops` in order (one function
 per hop) on the inputs of `inputs` (checkpoint, test and calibration clips) into the folder `layout` names,
 and `report` writes the parity table. The work of each hop: onnx_export (hop 1), tf_convert (hops 2-3),
-audit (op audit), tflm_check (hop 4), budget, c_array (generated C; kws_settings.h itself comes from
-kws.device.settings_header), parity (the table); cli; helpers: tflite_model (reads .tflite with TFLM's
-schema), tfenv (quiet TensorFlow, captured C++ output), errors. The route and its reasons: export/README.md.
+audit (op audit), tflm_check (hop 4), parity (the table); cli; the board budget and the generated C come
+from kws (kws.device.budget, kws.device.generated_c, kws.device.settings_header); helpers: tflite_model
+(reads .tflite with TFLM's schema), tfenv (quiet TensorFlow, captured C++ output), errors. The route and
+its reasons: export/README.md.
 """

@@ -194,7 +194,7 @@ def check_fit(board: BoardBudget, conversion: Int8Conversion, tflm: TflmCheck, s
 def generate_c(path: Path, config: KwsConfig, source: SourceModel, conversion: Int8Conversion, ops: OpAudit,
                tflm: TflmCheck, budget: BudgetReport, regenerate: str) -> DeviceSettings:
     """The firmware's generated C (model array, kws_settings.h, frontend tables, device_settings.json)."""
-    from export.c_array import sha256_hex, write_generated
+    from kws.device.generated_c import sha256_hex, write_generated
 
     frontend, info = config.frontend, conversion.info
     settings = DeviceSettings(

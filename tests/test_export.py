@@ -243,7 +243,7 @@ def _dump_array(generated: Path, tmp: Path) -> tuple[bytes, str]:
 
 
 def test_c_array_unit_compiles_and_round_trips(tmp_path):
-    from export.c_array import render_model_header, render_model_source, sha256_hex
+    from kws.device.generated_c import render_model_header, render_model_source, sha256_hex
 
     data = bytes(range(256)) + b"\x00\xff" * 7 + b"\x2a"  # not a multiple of the 12 bytes per line
     sha = sha256_hex(data)
@@ -589,7 +589,7 @@ def test_kws_export_loads_the_run_config_with_its_deploy_overlay(tmp_path, monke
 
 def test_export_modules_import_tensorflow_only_when_a_hop_runs():
     code = ("import sys, export.pipeline, export.cli, export.audit, export.tf_convert, export.tflm_check, "
-            "export.c_array, export.parity, export.hops, export.inputs, export.layout, export.report\n"
+            "kws.device.generated_c, export.parity, export.hops, export.inputs, export.layout, export.report\n"
             "assert 'tensorflow' not in sys.modules and 'onnx2tf' not in sys.modules\nprint('ok')\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

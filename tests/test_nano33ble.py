@@ -41,9 +41,9 @@ SHA = "5e" * 32
 
 
 def generated_headers(folder: Path) -> Path:
-    """model_data.h/.cc, kws_settings.h and kws_frontend_tables.h as the export writes them (export/c_array.py),
+    """model_data.h/.cc, kws_settings.h and kws_frontend_tables.h as the export writes them (kws/device/generated_c.py),
     for a stand-in model (the stub interpreter does not parse it): no TensorFlow needed."""
-    from export.c_array import DeviceSettings, render_model_header, render_model_source, render_settings
+    from kws.device.generated_c import DeviceSettings, render_model_header, render_model_source, render_settings
     from kws.frontend_tables import render_header
 
     config = load_config(None)

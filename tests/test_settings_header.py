@@ -81,7 +81,7 @@ def test_rerendered_header_equals_a_fresh_render_for_the_new_config(tmp_path):
 
 
 def test_rerender_after_write_generated_changes_nothing_for_the_same_config(tmp_path):
-    from export.c_array import sha256_hex, write_generated
+    from kws.device.generated_c import sha256_hex, write_generated
 
     config = load_config(None)
     model = bytes(range(256)) * 3

@@ -9,7 +9,7 @@ This builds the graph tiny_conv converts to (RESHAPE, CONV_2D 10x8 stride 2 SAME
 FULLY_CONNECTED, SOFTMAX) straight in TensorFlow with seeded weights, then goes through the export
 stage's own code for everything after hop 2: `export.tf_convert.convert_int8` (input pinned to the
 frontend's quantization), `export.audit.audit_ops`, `export.tflm_check.find_arena` and
-`export.c_array.write_generated` (which also writes generated/device_settings.json); paths come from
+`kws.device.generated_c.write_generated` (which also writes generated/device_settings.json); paths come from
 `kws.run.Run`. The weights are random but the "yes" output has a bias, so scores vary from clip to clip
 and the recognizer still detects "yes" on speech (what the monitor test needs).
 """
@@ -92,11 +92,11 @@ def build_tiny_export(run_dir: Path, seed: int = 11) -> Path:
     """Write run_dir/config.toml and run_dir/export/ (model_int8.tflite, ops.json, parity.json with the
     arena figures, generated/); returns run_dir."""
     from export.audit import audit_ops
-    from export.c_array import DeviceSettings, sha256_hex, write_generated
     from export.layout import OPS_AUDIT
     from export.tf_convert import convert_int8
     from export.tflm_check import find_arena
     from kws.device.budget import check_budget
+    from kws.device.generated_c import DeviceSettings, sha256_hex, write_generated
 
     config = tiny_config()
     run = Run.at(run_dir)

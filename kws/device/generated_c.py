@@ -1,6 +1,6 @@
 """Generated C for the firmware: the model as a C array, and every setting the device needs.
 
-    from export.c_array import write_generated
+    from kws.device.generated_c import write_generated
     paths = write_generated(out_dir, config, model_bytes, settings, "make export RUN=demo")
 
 Writes (build products: generated, never hand-edited, never committed):
@@ -43,7 +43,7 @@ def sha256_hex(data: bytes) -> str:
 
 
 def _banner(what: str, regenerate: str) -> str:
-    return generated_banner(what, regenerate, "export/c_array.py")
+    return generated_banner(what, regenerate, "kws/device/generated_c.py")
 
 
 def render_model_header(length: int, sha256: str, regenerate: str) -> str:
