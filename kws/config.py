@@ -42,6 +42,8 @@ BACKGROUND_NOISE_DIR = "_background_noise_"
 
 FEATURE_TYPES: tuple[str, ...] = ("logmel", "mfcc", "tflm_micro", "mlperf_mfcc")
 """The frontend kinds (FrontendConfig.feature_type)."""
+DEVICE_FEATURE_TYPES: tuple[str, ...] = ("logmel", "mfcc", "tflm_micro")
+"""The kinds the device core computes from audio (mlperf_mfcc is host-only: boards get its features)."""
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "tflm_micro": ("micro_lower_band_hz", "micro_upper_band_hz", "micro_smoothing_bits", "micro_even_smoothing",
                    "micro_odd_smoothing", "micro_min_signal_remaining", "micro_pcan_strength", "micro_pcan_offset",
@@ -441,14 +443,27 @@ class ModelConfig:
     filters: int = 8
     """Convolution filters of tiny_conv (ignored by DS-CNN); TensorFlow's tiny_conv has 8. A structurally
     pruned checkpoint records its smaller count here, in its own `model` settings."""
+    kernel: tuple[int, ...] = (10, 8)
+    """tiny_conv's convolution kernel, (time, frequency) in frames and feature channels; TensorFlow's is 10x8."""
+    stride: tuple[int, ...] = (2, 2)
+    """tiny_conv's convolution stride, (time, frequency); TensorFlow's is 2x2."""
+    depth: int = 4
+    """Depthwise-separable blocks of DS-CNN (ignored by tiny_conv); Hello Edge / MLPerf Tiny have 4."""
 
     def validate(self) -> None:
         """Raise ConfigError for a network that cannot be built."""
         if self.name not in MODEL_NAMES:
             raise ConfigError(f"model.name={self.name!r} is not a registered model; choose one of "
                               f"{', '.join(MODEL_NAMES)}")
-        if self.filters < 1:
-            raise ConfigError(f"model.filters must be >= 1, got {self.filters}")
+        for name in ("filters", "width"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if self.depth < 0:
+            raise ConfigError(f"model.depth must be >= 0, got {self.depth}")
+        for name in ("kernel", "stride"):
+            value = getattr(self, name)
+            if len(value) != 2 or min(value) < 1:
+                raise ConfigError(f"model.{name} must be two positive integers (time, frequency), got {list(value)}")
 
 
 @dataclass(frozen=True)
@@ -483,6 +498,9 @@ class TrainingConfig:
     """SpecAugment: frequency masks per training example (0 = off)."""
     spec_freq_mask_bins: int = 6
     """Widest frequency mask, in feature channels (mel bands or MFCC coefficients)."""
+    device: str = "auto"
+    """Where training steps run: 'auto' (a GPU when torch sees one, else the CPU), 'cpu' or 'cuda'. Features are
+    computed on the CPU either way; a GPU run resumes exactly only on a GPU (its dropout draws from the CUDA RNG)."""
 
     def validate(self) -> None:
         """Raise ConfigError for an unusable schedule."""
@@ -502,6 +520,8 @@ class TrainingConfig:
         for name in ("spec_time_masks", "spec_time_mask_frames", "spec_freq_masks", "spec_freq_mask_bins"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"training.{name} must not be negative, got {getattr(self, name)}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"training.device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
 
 
 @dataclass(frozen=True)

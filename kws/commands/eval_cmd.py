@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kws.commands.common import add_config_options, run_of, stderr_say, writes_run
 from kws.device.boards import BOARDS
 from kws.device.session import LinkSettings
+from kws.errors import KwsError
+
+if TYPE_CHECKING:
+    from kws.run import Run
 
 _LINK = LinkSettings()
 
@@ -17,6 +22,10 @@ def _eval(args: argparse.Namespace) -> int:
     from kws.eval.options import EvalOptions
 
     run = run_of(args)
+    if args.model is not None:  # a model trained elsewhere becomes this run (checked before any audio is sent)
+        _import(run, args)
+    elif args.frontend is not None or args.labels is not None:
+        raise KwsError("--frontend and --labels describe a model given with --model")
     config = run.config(args.config, args.overrides)  # a bad --set is reported before any board is touched
     emulate = args.emulate or args.board is not None
     port = None
@@ -37,7 +46,7 @@ def _eval(args: argparse.Namespace) -> int:
                                gap_s=tuple(args.gap_s), unknown_share=args.unknown_share, seed=args.seed,
                                noise_dir=str(args.noise) if args.noise is not None else None,
                                wav=str(args.wav) if args.wav is not None else None,
-                               labels_csv=str(args.labels) if args.labels is not None else None,
+                               labels_csv=str(args.wav_labels) if args.wav_labels is not None else None,
                                chunk_ms=args.chunk_ms, tolerance_s=args.tolerance_s)
         summary = evaluate_stream(run, options, stream, config=config, say=say)
         print("\n".join(describe_stream(summary)))
@@ -49,6 +58,19 @@ def _eval(args: argparse.Namespace) -> int:
     result = evaluate_clips(run, options, config=config, say=say)
     print("\n".join(describe(result)))
     return 0
+
+
+def _import(run: "Run", args: argparse.Namespace) -> None:
+    from kws.device.byo import import_model
+
+    if args.frontend is None or args.labels is None:
+        raise KwsError("--model needs --frontend (logmel, mfcc, tflm_micro, mlperf_mfcc) and --labels (its outputs "
+                       "in order, comma-separated, silence and unknown as _silence_ and _unknown_)")
+    if run.float_model.exists():
+        raise KwsError(f"run {run.name} was trained here ({run.float_model}); give the imported model its own "
+                       f"--run name")
+    import_model(run, args.model, frontend=args.frontend, labels=args.labels.split(","), overrides=args.overrides,
+                 say=stderr_say(args))
 
 
 @writes_run("kws calibrate")
@@ -85,6 +107,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     where.add_argument("--board", choices=BOARDS, default=None,
                        help="start this emulated board: host (TFLite Micro runtime on the host) or m4 (the firmware "
                             "with the compiled model on QEMU's Cortex-M4)")
+    byo = ev.add_argument_group("a model trained elsewhere (it becomes runs/<RUN>/; see README: Evaluate a model "
+                                "you already have)")
+    byo.add_argument("--model", type=Path, default=None, help="a full-int8 .tflite keyword model")
+    byo.add_argument("--frontend", default=None, help="the features it was trained on: logmel, mfcc, tflm_micro "
+                                                      "(TFLM micro_speech), mlperf_mfcc (MLPerf Tiny KWS)")
+    byo.add_argument("--labels", default=None, metavar="A,B,...",
+                     help="its outputs in order; silence and unknown as _silence_ and _unknown_")
     ev.add_argument("--feed", choices=("audio", "features"), default="audio",
                     help="audio (the whole device pipeline; default) or features (int8 reference features: the "
                          "model alone)")
@@ -118,7 +147,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                     help="folder of noise WAVs (default: the dataset's _background_noise_, else its _silence_)")
     st.add_argument("--seed", type=int, default=0, help="seed of the generated stream (default 0)")
     st.add_argument("--wav", type=Path, default=None, help="your own recording instead of a generated stream")
-    st.add_argument("--labels", type=Path, default=None, help="its CSV: start_s,end_s,label per spoken word")
+    st.add_argument("--wav-labels", type=Path, default=None, help="its CSV: start_s,end_s,label per spoken word")
     st.add_argument("--chunk-ms", type=float, default=20.0, help="audio per AUDIO frame in ms (default 20)")
     st.add_argument("--tolerance-s", type=float, default=1.0,
                     help="a detection this long after a word's end still counts (default 1.0)")

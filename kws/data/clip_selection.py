@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -76,6 +76,17 @@ class ClipSet:
     @property
     def labels(self) -> np.ndarray:
         return np.array([e.label for e in self.examples], dtype=np.int64)
+
+    def truth_for(self, data_labels: Sequence[str], model_labels: Sequence[str]) -> np.ndarray:
+        """Each clip's label as an index into `model_labels` (a model trained elsewhere may order its outputs
+        differently from data.labels(); the names must be the same set)."""
+        if tuple(data_labels) == tuple(model_labels):
+            return self.labels
+        if sorted(data_labels) != sorted(model_labels):
+            raise ClipSelectionError(f"the model's labels ({','.join(model_labels)}) are not the data's "
+                                     f"({','.join(data_labels)}): a clip's truth would have no score")
+        index = np.array([list(model_labels).index(name) for name in data_labels], dtype=np.int64)
+        return index[self.labels]
 
     def sha256(self) -> str:
         """A hash of the clip list (names, labels, split indices): a journal is only resumed for the same list."""

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from kws.config import DEVICE_FEATURE_TYPES
 from kws.data.kind import dataset_kind
 from kws.device.session import BoardSession, board_clock
 from kws.eval.errors import DeviceEvalError
@@ -88,7 +89,10 @@ def evaluate_clips(run: "Run | str | Path", options: EvalOptions, *, config: "Kw
     journal_path = run.journal
     n = len(clips)
     names = [clips.name(k) for k in range(n)]
-    truth = clips.labels
+    truth = clips.truth_for(data.labels(), exported.labels)
+    if options.feed == "audio" and config.frontend.feature_type not in DEVICE_FEATURE_TYPES:
+        raise DeviceEvalError(f"the board has no {config.frontend.feature_type} frontend: evaluate with host "
+                              f"features (--feed features)")
 
     with BoardSession(exported, port=options.port, emulate=options.emulate, board=options.board,
                       feed=options.feed, link=options.link_settings, build_dir=options.build_dir) as session:

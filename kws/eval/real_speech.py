@@ -45,7 +45,8 @@ def folder_scores(run: Run, data_dir: Path, selection: str, *, progress: bool = 
     model = TflmModel(exported.model, exported.arena_bytes)
     scores = np.stack([model(clips.features(k)) for k in tqdm(range(len(clips)), desc=f"real ({selection})",
                                                                  unit="clip", disable=not progress)])
-    return {"truth": clips.labels, "scores": scores.astype(np.int8), "labels": list(exported.labels),
+    return {"truth": clips.truth_for(data.labels(), exported.labels), "scores": scores.astype(np.int8),
+            "labels": list(exported.labels),
             "words": [e.word for e in clips.examples], "mapping": clips.mapping, "data_dir": str(clips.data_dir),
             "selection": selection}
 

@@ -2,7 +2,7 @@
 
     kws eval --run demo --emulate --stream                         # 10 min: test-split keywords over noise, 10 dB SNR
     kws eval --run demo --emulate --stream --minutes 30 --snr-db 5 --snr-db 20 --gap-s 2 8
-    kws eval --run demo --port /dev/ttyACM0 --stream --wav kitchen.wav --labels kitchen.csv   # your own recording
+    kws eval --run demo --port /dev/ttyACM0 --stream --wav kitchen.wav --wav-labels kitchen.csv   # your own recording
     kws calibrate --run demo                                        # then: recognizer settings from this stream
 
 The stream (build_stream): the dataset's background noise (`_background_noise_/`, or `--noise DIR`, or in the
@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from kws.config import DEVICE_FEATURE_TYPES
 from kws.device.session import BoardSession
 from kws.eval.errors import DeviceEvalError
 from kws.eval.options import EvalOptions
@@ -86,7 +87,7 @@ class StreamOptions:
 
     def validate(self) -> None:
         if (self.wav is None) != (self.labels_csv is None):
-            raise DeviceEvalError("--wav and --labels go together: the recording and its label CSV")
+            raise DeviceEvalError("--wav and --wav-labels go together: the recording and its label CSV")
         if self.wav is None:
             if self.minutes <= 0:
                 raise DeviceEvalError(f"--minutes must be positive, got {self.minutes}")
@@ -417,6 +418,9 @@ def evaluate_stream(run: "Run | str | Path", options: EvalOptions, stream_option
     run = as_run(run)
     config = config or run.require_config()
     exported = ExportedModel.load(run, config=config)
+    if config.frontend.feature_type not in DEVICE_FEATURE_TYPES:
+        raise DeviceEvalError(f"a stream is audio, and the board has no {config.frontend.feature_type} frontend: "
+                              f"streams need a model on the board's own features ({', '.join(DEVICE_FEATURE_TYPES)})")
     data = config.data if options.data_dir is None else config_replace(config.data, data_dir=str(options.data_dir))
     labels = list(exported.labels)
     sr = config.frontend.sample_rate
