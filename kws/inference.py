@@ -16,7 +16,8 @@ from kws.prepared_data import EVAL_BATCH
 def predict(model: torch.nn.Module, features: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
     """Argmax predictions in eval mode."""
     model.eval()
-    out = [model(features[i:i + batch]).argmax(dim=1) for i in range(0, features.shape[0], batch)]
+    device = next(model.parameters(), features).device  # a model trained on a GPU predicts there
+    out = [model(features[i:i + batch].to(device)).argmax(dim=1).cpu() for i in range(0, features.shape[0], batch)]
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.int64)
 
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from kws.checkpoint import CheckpointError, load_checkpoint, restore_model, save_checkpoint
 from kws.config import KwsConfig, config_to_dict, load_config, write_resolved_config
+from kws.errors import KwsError
 from kws.fsutil import write_json
 from kws.inference import evaluate_accuracy, predict
 from kws.prepared_data import FeatureExtractor, PreparedData, prepare_data
@@ -110,7 +111,7 @@ def _check_resume(run: Run, config: KwsConfig) -> dict[str, Any] | None:
         return None
     payload = load_checkpoint(last, expect=config)
     saved = payload.get("training")
-    if saved is not None and saved != config_to_dict(config.training):
+    if saved is not None and _without_device(saved) != _without_device(config_to_dict(config.training)):
         raise CheckpointError(
             f"{run_dir} was started with training settings {saved}; the config now has "
             f"{config_to_dict(config.training)}. Use another --run name, or delete {run_dir} to start over")
@@ -140,13 +141,14 @@ def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
 
     torch.manual_seed(config.training.seed)
     labels = config.data.labels()
-    model = build_model(config.model, config.frontend, len(labels))
+    device = training_device(config.training.device)
+    model = build_model(config.model, config.frontend, len(labels)).to(device)
     extractor = FeatureExtractor(config)
     data = prepare_data(config, extractor, progress=progress)  # dataset errors surface before anything is written
     write_resolved_config(config, run_dir)
     _write_calibration(run, data.calibration)
 
-    teacher = load_teacher(config) if config.training.teacher else None
+    teacher = load_teacher(config).to(device) if config.training.teacher else None
     stages = schedule(config)
     total_steps = stages[-1][0]
     optimizer = torch.optim.Adam(model.parameters(), lr=stages[0][1])
@@ -177,8 +179,8 @@ def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
             for group in optimizer.param_groups:
                 group["lr"] = lr
             audio, y = data.batches.batch(step)
-            x = _spec_augment(extractor(audio), config, step)
-            target = torch.as_tensor(y)
+            x = _spec_augment(extractor(audio), config, step).to(device)
+            target = torch.as_tensor(y, device=device)
             model.train()
             logits = model(x)
             loss = F.cross_entropy(logits, target)
@@ -217,6 +219,21 @@ def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
 
 
 _SPEC_STREAM = 0x73706563  # "spec"
+
+
+def training_device(setting: str) -> torch.device:
+    """training.device as a torch device: 'auto' is CUDA when torch sees a GPU, else the CPU; 'cuda' without a
+    GPU is a KwsError naming the setting."""
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise KwsError("training.device = 'cuda' but torch sees no GPU; use 'auto' or 'cpu'")
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(setting)
+
+
+def _without_device(training: dict[str, Any]) -> dict[str, Any]:
+    """Training settings without `device`: a run may resume on another device (and older checkpoints lack it)."""
+    return {k: v for k, v in training.items() if k != "device"}
 
 
 def _spec_augment(x: torch.Tensor, config: KwsConfig, step: int) -> torch.Tensor:
@@ -291,4 +308,5 @@ def _finish(config: KwsConfig, run: Run, model: torch.nn.Module, data: PreparedD
     return TrainResult(run.dir, best["step"], best["val_accuracy"], test_acc, start_step)
 
 
-__all__ = ["TrainResult", "distillation_loss", "learning_rate_at", "load_teacher", "schedule", "train"]
+__all__ = ["TrainResult", "distillation_loss", "learning_rate_at", "load_teacher", "schedule", "train",
+           "training_device"]

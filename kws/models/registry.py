@@ -33,13 +33,14 @@ def _tiny_conv(model: ModelConfig, frontend: FrontendConfig, num_labels: int) ->
     from kws.models.tiny_conv import TinyConv
 
     return TinyConv(frontend.num_frames, frontend.num_features, num_labels, dropout=model.dropout,
-                    filters=model.filters)
+                    filters=model.filters, kernel=(model.kernel[0], model.kernel[1]),
+                    stride=(model.stride[0], model.stride[1]))
 
 
 def _ds_cnn(model: ModelConfig, frontend: FrontendConfig, num_labels: int) -> nn.Module:
     from kws.models.ds_cnn import DSCNN
 
-    return DSCNN(frontend.num_frames, frontend.num_features, num_labels, width=model.width,
+    return DSCNN(frontend.num_frames, frontend.num_features, num_labels, width=model.width, blocks=model.depth,
                  dropout=min(model.dropout, 0.4))
 
 
