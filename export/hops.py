@@ -117,6 +117,14 @@ def to_int8(saved: SavedModel, data: ExportData, config: KwsConfig, source: Sour
 
     frontend = config.frontend
     conversion = convert_int8(saved.path, data.calibration, frontend, source.unit_ranges)
+    if frontend.feature_type == "tflm_micro":  # TFLM's micro_speech example takes int8 [1, 1960] exactly
+        from dataclasses import replace as dc_replace
+
+        from export.flat_input import flatten_input
+        from export.tflite_model import describe
+
+        flat = flatten_input(conversion.model)
+        conversion = dc_replace(conversion, model=flat, info=describe(flat))
     path.write_bytes(conversion.model)
     info = conversion.info
     say(f"int8: {path.name} {len(conversion.model):,} B; input scale {info.input.scale:.9g} zero point "

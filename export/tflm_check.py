@@ -42,7 +42,7 @@ def reference_outputs(model: bytes, inputs: np.ndarray) -> np.ndarray:
     (out,) = interpreter.get_output_details()
     results = []
     for i in range(inputs.shape[0]):
-        interpreter.set_tensor(inp["index"], inputs[i:i + 1])
+        interpreter.set_tensor(inp["index"], inputs[i:i + 1].reshape(inp["shape"]))
         interpreter.invoke()
         results.append(interpreter.get_tensor(out["index"])[0].copy())
     return np.stack(results) if results else np.zeros((0, 0), np.int8)
@@ -64,8 +64,9 @@ def tflm_outputs(model: bytes, inputs: np.ndarray, arena_size: int) -> np.ndarra
     if interpreter is None:
         raise ExportError(f"TFLite Micro could not set the model up in a {arena_size}-byte arena:\n{log.text.strip()}")
     results = []
+    shape = interpreter.get_input_details(0)["shape"]
     for i in range(inputs.shape[0]):
-        interpreter.set_input(inputs[i:i + 1], 0)
+        interpreter.set_input(inputs[i:i + 1].reshape(shape), 0)
         interpreter.invoke()
         results.append(np.array(interpreter.get_output(0))[0].copy())
     return np.stack(results) if results else np.zeros((0, 0), np.int8)
@@ -87,7 +88,7 @@ def _works(model: bytes, sample: np.ndarray, arena_size: int) -> bool:
     with captured_output():  # failed allocations print to stderr; they are expected while searching
         try:
             interpreter = _tflm(model, arena_size)
-            interpreter.set_input(sample, 0)
+            interpreter.set_input(sample.reshape(interpreter.get_input_details(0)["shape"]), 0)
             interpreter.invoke()
             return True
         except Exception:  # the runtime raises RuntimeError/ValueError on a too-small arena
@@ -102,7 +103,7 @@ def find_arena(model: bytes, sample: np.ndarray) -> ArenaReport:
                           f"see the TFLite Micro check output")
     with captured_output() as log:
         interpreter = _tflm(model, generous)
-        interpreter.set_input(sample, 0)
+        interpreter.set_input(sample.reshape(interpreter.get_input_details(0)["shape"]), 0)
         interpreter.invoke()
         interpreter.print_allocations()
     match = re.search(r"Arena allocation total (\d+) bytes", log.text)
@@ -234,12 +235,13 @@ def _explain_clip(model: bytes, sample: np.ndarray, clip: int) -> dict:
             model_content=model, experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
             experimental_preserve_all_tensors=True)
     reference.allocate_tensors()
-    reference.set_tensor(reference.get_input_details()[0]["index"], sample)
+    details = reference.get_input_details()[0]
+    reference.set_tensor(details["index"], sample.reshape(details["shape"]))
     reference.invoke()
     with captured_output():
         micro = runtime.Interpreter.from_bytes(model, arena_size=max(256 * 1024, 40 * len(model)),
                                                intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
-    micro.set_input(sample, 0)
+    micro.set_input(sample.reshape(details["shape"]), 0)
     micro.invoke()
     ref_values: dict[int, np.ndarray] = {}
     for index in range(len(tensors)):
