@@ -52,6 +52,9 @@ def test_the_mlperf_model_on_real_speech_with_host_features(workdir, sc_real_dev
     # MLPerf's quality target is 90 % top-1; 120 clips spread over all 12 folders land near it.
     assert summary["accuracy"] >= 0.85, out
     assert (run.aot_dir / "kws_model_aot.c").is_file(), "every op of the reference model compiles to C"
+    assert main(["report", "--run", "mlperf"]) == 0  # the report of an imported run builds
+    md = (run.report_dir / "report.md").read_text()
+    assert "Imported model" in md and "on device (emulated, features feed)" in md
 
 
 @pytest.mark.shared_data

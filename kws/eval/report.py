@@ -256,6 +256,8 @@ def _latency_section(run: Run, out_dir: Path) -> Section:
     rows = []
     for name in ("frontend", "inference"):
         lat = summary["latency"][name]
+        if not lat.get("count"):  # a features feed runs no frontend on the board
+            continue
         rows.append([name, f"{lat['p50']:.0f}", f"{lat['p95']:.0f}", f"{lat['max']:.0f}", str(int(lat["count"]))])
     if summary.get("board", "").startswith("mps2-an386"):
         _m4_latency(section, summary)
@@ -363,6 +365,12 @@ def _parity_section(run: Run) -> Section:
     if parity is None or "hops" not in parity:
         section.missing = "make export"
         return section
+    if parity.get("source") == "imported":  # a model trained elsewhere: no chain of hops to compare
+        section.text.append(f"Imported model ({parity.get('imported_from', '?')}, SHA-256 "
+                            f"{str(parity.get('model_sha256', ''))[:16]}...): it was converted elsewhere, so there is "
+                            f"no PyTorch -> TFLite chain here; the boards' scores are compared with TFLite Micro's by "
+                            f"the evaluation itself.")
+        return section
     rows = []
     for hop in parity["hops"]:
         diff = hop.get("max_abs_diff")
@@ -388,6 +396,11 @@ def _layers_section(config: KwsConfig, run: Run) -> Section:
     section = Section("Model: parameters, MACs, activation memory per layer")
     path = run.float_model
     if not path.exists():
+        parity = _read_json(run.parity) or {}
+        if parity.get("source") == "imported":
+            section.text.append("An imported model: no PyTorch checkpoint here to summarise (`kws compile "
+                                f"{run.export_model}` lists its layers and MACs).")
+            return section
         section.missing = "make train"
         return section
     from kws.checkpoint import load_checkpoint_model
@@ -404,6 +417,30 @@ def _layers_section(config: KwsConfig, run: Run) -> Section:
 
 
 # ------------------------------------------------------------------------------------------ rendering
+
+def _search_section(run: Run) -> list[Section]:
+    """For a run made by `kws search pick`: its trial, what the search measured, the front; else no section."""
+    record = _read_json(run.search_trial)
+    if not record or "search" not in record:
+        return []
+    section = Section(f"Search: trial {record.get('trial')} of search {record['search']}")
+    params = ", ".join(f"{k}={v}" for k, v in sorted(record.get("params", {}).items()))
+    section.text.append(f"Picked from `{record.get('trial_run', '')}` ({params}). "
+                        "The search's figures: validation accuracy of the int8 model (TFLite Micro), instructions "
+                        "per inference on the M4 board (QEMU, 1 us = 1,000 instructions), the M4 firmware's linker "
+                        "flash and RAM.")
+    rows = [[name, value] for name, value in (
+        ("validation accuracy (int8)", _pct(record.get("val_accuracy"))),
+        ("instructions / inference", f"{record.get('instructions', 0):,}"),
+        ("frontend instructions / frame", f"{record.get('frontend_instructions_per_frame', 0):,}"),
+        ("firmware flash / RAM (B)", f"{record.get('flash', 0):,} / {record.get('ram', 0):,}"),
+        ("fits the budget", {True: "yes", False: "no"}.get(record.get("fits"), "n/a")),
+        ("exported from", str(record.get("export_source"))))]
+    section.tables.append((["search figure", "value"], rows))
+    if run.search_front.is_file():
+        section.images.append((run.search_front, f"the front of search {record['search']} when this run was picked"))
+    return [section]
+
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     clean = lambda c: str(c).replace("|", "\\|")  # noqa: E731
@@ -446,7 +483,8 @@ def build_report(config: KwsConfig, run: "Run | str | Path") -> dict[str, Path]:
     accuracy, figures = _accuracy_section(config, run)
     sections = [_data_section(config, run), _training_section(run), accuracy, _real_section(run),
                 _device_section(run, out_dir), _stream_section(run), _latency_section(run, out_dir),
-                _budget_section(run, out_dir), _parity_section(run), _layers_section(config, run)]
+                _budget_section(run, out_dir), _parity_section(run), _layers_section(config, run),
+                *_search_section(run)]
 
     title = f"Keyword spotting report: run {run.name} ({config.model.name}, {', '.join(config.data.wanted_words)})"
     md = [f"# {title}", ""]
