@@ -49,6 +49,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kws.commands.report",       # report
     "kws.commands.device",       # emulate, monitor, flash
     "kws.commands.eval_cmd",     # eval, calibrate
+    "kws.commands.search",       # search (hardware-aware, Optuna; local or Ray), search pick | show
 )
 """Modules whose `register(commands)` adds subcommands, in the order `kws --help` lists them."""
 

@@ -245,6 +245,18 @@ class Run:
     def report_dir(self) -> Path:
         return self.dir / "report"
 
+    # ----------------------------------------------------------------------------------- search
+    @property
+    def search_trial(self) -> Path:
+        """A search trial's measured objectives and parameters (kws search); in a run made by `kws search pick`,
+        also the search and trial it came from."""
+        return self.dir / "search_trial.json"
+
+    @property
+    def search_front(self) -> Path:
+        """The search's front plot, copied when `kws search pick` made this run."""
+        return self.dir / "search_front.png"
+
     # ----------------------------------------------------------------------------------- the lock
     @property
     def lock_path(self) -> Path:
