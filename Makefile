@@ -19,8 +19,9 @@ SYNTH_DIR ?= data/synth
 PYTEST_ARGS ?=
 
 QUANT ?= ptq
-# Checkpoint `make export` converts: float (post-training quantization), ptq, qat or pruned.
-EXPORT_FROM ?= float
+# Checkpoint `make export` converts: float (post-training quantization), ptq, qat or pruned. A run made by
+# `kws search pick` keeps the checkpoint its trial exported (search_trial.json's export_source).
+EXPORT_FROM ?= $(or $(shell sed -n 's/^ *"export_source": "\([a-z]*\)".*/\1/p' $(RUN_DIR)/search_trial.json 2>/dev/null),float)
 # The dataset the run trains on must exist first; for the demo config that is the synthetic set.
 DATA_READY ?= $(SYNTH_DIR)/manifest.json
 
