@@ -85,8 +85,8 @@ int kws_app_init(kws_app *app, const kws_hal *hal, const kws_build_info *info)
     }
     if (problem == 0) {
         kws_binary_fill_info(app, &m);
-        if (kws_msg_encode(&m, app->tx, KWS_PROTO_MAX_PAYLOAD) < 0) {
-            problem = "INFO does not fit in one frame (labels or strings too long)";
+        if (kws_msg_encode(&m, app->tx, KWS_APP_TX_PAYLOAD) < 0) {
+            problem = "INFO does not fit in one frame (labels or strings too long for KWS_APP_TX_PAYLOAD)";
         }
     }
     if (problem != 0) {
@@ -272,7 +272,7 @@ void kws_app_log(kws_app *app, uint8_t level, const char *text)
     if (app->mode == KWS_APP_MODE_BINARY) {
         kws_msg m;
         size_t n = 0;
-        while (text[n] != '\0' && n < KWS_PROTO_MAX_PAYLOAD - 1) {
+        while (text[n] != '\0' && n < KWS_APP_TX_PAYLOAD - 1) { /* the level byte, then the text */
             ++n;
         }
         m.type = KWS_MSG_LOG;

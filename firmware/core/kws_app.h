@@ -74,6 +74,17 @@ extern "C" {
  * size back (plus this allowance), and a corrupted frame of a real host still gets its NAK. */
 #define KWS_APP_NAK_CREDIT_MAX 64u
 
+/* Largest payload the board sends (its transmit buffer): a board may define it lower than the protocol's
+ * KWS_PROTO_MAX_PAYLOAD (what it receives, and announces in INFO), down to what its own INFO needs; the
+ * other messages are smaller (ERROR texts are at most 64 bytes, LOG texts are cut to fit) and INFO is checked
+ * at init. The Cortex-M4 board sets it from its labels (kws.device.m4). */
+#ifndef KWS_APP_TX_PAYLOAD
+#define KWS_APP_TX_PAYLOAD KWS_PROTO_MAX_PAYLOAD
+#endif
+#if KWS_APP_TX_PAYLOAD < 128 || KWS_APP_TX_PAYLOAD > KWS_PROTO_MAX_PAYLOAD
+#error "KWS_APP_TX_PAYLOAD must be in 128..KWS_PROTO_MAX_PAYLOAD"
+#endif
+
 /* How long the LED stays on after a detection. */
 #define KWS_APP_LED_US 500000u
 
@@ -123,7 +134,7 @@ typedef struct kws_app {
     int8_t scores[KWS_MAX_LABELS];
     int8_t frame[KWS_FE_NUM_FEATURES];
     int16_t pcm[KWS_APP_AUDIO_CHUNK];
-    uint8_t tx[KWS_PROTO_MAX_FRAME];
+    uint8_t tx[KWS_PROTO_HEADER_SIZE + KWS_APP_TX_PAYLOAD + KWS_PROTO_CRC_SIZE];
     uint64_t start_us;            /* stream time of sample 0 (RESET) */
     uint64_t dropped_samples;     /* live samples lost since RESET: they count in stream time */
     uint32_t overrun_seen;        /* the driver's lost-sample count at the last kws_app_audio_overrun */

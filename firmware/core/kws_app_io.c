@@ -106,7 +106,7 @@ void kws_app_send(kws_app *app, const kws_msg *msg)
 {
     /* The payload is encoded straight into the frame buffer, after the header; kws_proto_encode
      * then writes header and CRC around it (it tolerates payload already in place). */
-    const int len = kws_msg_encode(msg, app->tx + KWS_PROTO_HEADER_SIZE, KWS_PROTO_MAX_PAYLOAD);
+    const int len = kws_msg_encode(msg, app->tx + KWS_PROTO_HEADER_SIZE, KWS_APP_TX_PAYLOAD);
     size_t size;
     if (len < 0) {
         return; /* cannot happen for the messages the app builds (sizes are checked at init) */

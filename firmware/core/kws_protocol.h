@@ -110,7 +110,12 @@ extern "C" {
 #define KWS_PROTO_MAX_PAYLOAD 2048
 #define KWS_PROTO_MAX_FRAME (KWS_PROTO_HEADER_SIZE + KWS_PROTO_MAX_PAYLOAD + KWS_PROTO_CRC_SIZE)
 #define KWS_PROTO_PARAMS_SIZE 13
+/* Labels an INFO may carry (the host accepts this many). A board may define it lower, to its own model's label
+ * count: kws_msg, which every sender keeps on its stack, holds this many label slots (8 bytes each), and a board
+ * only ever encodes its own INFO. */
+#ifndef KWS_PROTO_MAX_LABELS
 #define KWS_PROTO_MAX_LABELS 64
+#endif
 #define KWS_PROTO_DUP_WINDOW 8  /* accepted data seqs the board remembers for the duplicate check */
 #define KWS_PROTO_RESCAN_DEPTH 4 /* rescans of failed candidates nest at most this deep (Receiving) */
 
