@@ -3,7 +3,8 @@
  * Reset: FPU on (code built with -mfloat-abi=hard may use it anywhere), thread mode switched to the
  * process stack at the bottom of RAM (the main stack, MSP, is a small handler stack of its own, so a
  * thread-stack overflow still leaves the HardFault handler a stack to report from), .data copied from
- * flash, .bss zeroed, the thread stack painted for m4_stack_high_water(), UART and SysTick started,
+ * flash, .bss zeroed, both stacks painted (m4_stack_high_water(); the host reads the paint through QEMU,
+ * kws.device.m4.M4Board.stack_use), UART and SysTick started,
  * then main(); its return value is the QEMU exit status (semihosting).
  * A HardFault (or any exception nobody handles) prints one line over UART0 and exits QEMU with
  * M4_EXIT_HARDFAULT / M4_EXIT_UNEXPECTED_IRQ, so a test sees a crash as a crash, never as a hang.
@@ -18,7 +19,7 @@
 #define M4_STACK_PAINT 0xA5A5A5A5u
 
 extern uint32_t __data_load[], __data_start[], __data_end[], __bss_start[], __bss_end[];
-extern uint32_t __stack_limit[], __stack_top[], __handler_stack_top[];
+extern uint32_t __stack_limit[], __stack_top[], __handler_stack_limit[], __handler_stack_top[];
 
 int main(void);
 void Reset_Handler(void);
@@ -82,6 +83,10 @@ void m4_reset_c(void)
     /* Paint what is below this frame (with a margin for it) so the deepest use can be found later. */
     __asm volatile("mov %0, sp" : "=r"(sp));
     for (p = __stack_limit; p < sp - 16; ++p) {
+        *p = M4_STACK_PAINT;
+    }
+    /* The handler stack (MSP) is all free here: this code runs on the thread stack (PSP). */
+    for (p = __handler_stack_limit; p < __handler_stack_top; ++p) {
         *p = M4_STACK_PAINT;
     }
     m4_board_init();

@@ -27,10 +27,12 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -419,6 +421,40 @@ def _linked_functions(elf: Path) -> set[str]:
             if len(parts) == 3 and parts[1] in "tT"}
 
 
+def elf_symbols(elf: str | Path) -> dict[str, int]:
+    """Addresses (and absolute values such as __stack_size) of the ELF's defined symbols (arm-none-eabi-nm)."""
+    nm = _binutil(arm_gcc(), "nm")
+    run = subprocess.run([nm, "--defined-only", str(elf)], capture_output=True, text=True, timeout=60)
+    if run.returncode != 0:
+        raise M4Error(f"{nm} {elf} failed: {run.stderr.strip()}")
+    return {parts[2]: int(parts[0], 16) for parts in (line.split() for line in run.stdout.splitlines())
+            if len(parts) == 3}
+
+
+STACK_PAINT = 0xA5A5A5A5
+"""The word the startup code paints both stacks with (m4_startup.c M4_STACK_PAINT)."""
+
+
+@dataclass(frozen=True)
+class StackUse:
+    """The stacks' deepest use since boot: bytes above the lowest word whose paint was overwritten (what
+    m4_stack_high_water() computes on the board), of what the linker reserved."""
+
+    used: int
+    """Thread stack (PSP: main, the core, the model; exception frames are pushed here too)."""
+    reserved: int
+    handler_used: int
+    """Handler stack (MSP: SysTick, the fault report)."""
+    handler_reserved: int
+
+
+def stack_use(memory: bytes) -> int:
+    """Bytes of a painted stack region (lowest address first) that were used: above its lowest unpainted word."""
+    words = np.frombuffer(memory[: len(memory) // 4 * 4], dtype="<u4")
+    touched = np.flatnonzero(words != STACK_PAINT)
+    return 0 if touched.size == 0 else (words.size - int(touched[0])) * 4
+
+
 def size_report(elf: str | Path) -> SizeReport:
     """Flash/RAM use of an ELF built by build_elf, per section and per object, and its stack frames."""
     elf = Path(elf)
@@ -517,11 +553,39 @@ def run_elf(elf: str | Path, *, timeout: float, stdin_bytes: bytes | None = None
     return RunResult(out, process.returncode, stderr, time.monotonic() - t0)
 
 
+def _qmp(path: Path, command: dict, timeout: float) -> dict:
+    """One QMP command on QEMU's monitor socket (a fresh connection: greeting, capabilities, the command);
+    its "return" value. M4Error on a QMP error or no answer within `timeout`."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(path))
+            stream = sock.makefile("rwb")
+            answer: dict = {}
+            for request in (None, {"execute": "qmp_capabilities"}, command):
+                if request is not None:
+                    stream.write(json.dumps(request).encode() + b"\n")
+                    stream.flush()
+                while True:  # skip asynchronous events; the greeting is {"QMP": ...}
+                    line = stream.readline()
+                    if not line:
+                        raise M4Error(f"QEMU closed its monitor socket {path} during {command['execute']}")
+                    answer = json.loads(line)
+                    if "error" in answer:
+                        raise M4Error(f"QEMU refused {command['execute']}: {answer['error'].get('desc', answer)}")
+                    if "return" in answer or "QMP" in answer:
+                        break
+            return answer["return"]
+        except (OSError, ValueError) as exc:
+            raise M4Error(f"QEMU's monitor socket {path} did not answer {command['execute']}: {exc}") from None
+
+
 class QemuPty:
     """QEMU running an ELF with UART0 on a pseudo-terminal (`port`); stop() (or the with block) ends it.
 
     QEMU's own output (and the line announcing the pty) goes to `log_path`. The UART bytes the board
-    wrote are also kept in `serial_log` when given. QEMU is killed if this object is garbage-collected
+    wrote are also kept in `serial_log` when given. read_memory() reads the running board's memory through
+    QEMU's QMP socket (in a private temporary folder). QEMU is killed if this object is garbage-collected
     or the interpreter exits while it runs.
     """
 
@@ -529,12 +593,14 @@ class QemuPty:
                  serial_log: str | Path | None = None, start_timeout: float = 30.0,
                  extra_args: Sequence[str] = ()) -> None:
         self.elf = Path(elf)
-        self._tmp = None if log_path is not None else tempfile.TemporaryDirectory(prefix="kws-m4-")
+        self._tmp: tempfile.TemporaryDirectory | None = tempfile.TemporaryDirectory(prefix="kws-m4-")
         self.log_path = Path(log_path) if log_path is not None else Path(self._tmp.name) / "qemu.log"
         self.serial_log = Path(serial_log) if serial_log is not None else None
+        self._qmp = Path(self._tmp.name) / "qmp.sock"
         chardev = "pty,id=uart0" + (f",logfile={self.serial_log},logappend=off" if self.serial_log else "")
         command = qemu_command(elf, serial="chardev:uart0", icount_shift=icount_shift,
-                               extra_args=["-chardev", chardev, *extra_args])
+                               extra_args=["-chardev", chardev, "-qmp", f"unix:{self._qmp},server=on,wait=off",
+                                           *extra_args])
         self.command = command
         with open(self.log_path, "wb") as log:
             self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -569,6 +635,20 @@ class QemuPty:
     @property
     def pid(self) -> int:
         return self._process.pid
+
+    def read_memory(self, address: int, size: int, timeout: float = 10.0) -> bytes:
+        """`size` bytes of the running board's memory from `address` (QEMU's QMP pmemsave), the guest untouched:
+        how the host reads what the firmware keeps to itself, e.g. the painted stack (M4Board.stack_use)."""
+        if self._tmp is None or self._process.poll() is not None:
+            raise M4Error(f"QEMU is not running: cannot read the board's memory ({self.log()[-300:]})")
+        dump = Path(self._tmp.name) / "memory.bin"
+        _qmp(self._qmp, {"execute": "pmemsave", "arguments": {"val": address, "size": size, "filename": str(dump)}},
+             timeout)
+        data = dump.read_bytes()
+        dump.unlink()
+        if len(data) != size:
+            raise M4Error(f"QEMU saved {len(data)} of {size} bytes from {address:#x}")
+        return data
 
     def poll(self) -> int | None:
         """QEMU's exit status (the firmware's semihosting exit, e.g. 240 after a HardFault), None while it runs."""
@@ -660,6 +740,40 @@ def _aot_backend(settings_dir: Path, aot_dir: Path) -> tuple[list[Path], list[Pa
     return sources, [aot_dir, KERNELS_DIR]
 
 
+FIRMWARE_STACK_BYTES = 3 * 1024
+"""The KWS firmware's thread stack for up to 12 labels (firmware_stack_bytes adds what more labels take): the
+deepest use measured (M4Board.stack_use after HELLO, SET_PARAMS, text commands, a clip as AUDIO and as FEATURES,
+a detection, bad frames, BYE: 1,312 B with the fake model and 4 labels, 1,504 B with 12, 1,548 B with tiny_conv,
+2,020 B with DS-CNN and the MLPerf DS-CNN, whose depthwise kernel has a 576 B frame) plus at least 1 KB (50 %)
+for paths no run reaches and an interrupt's 104 B frame (FP context) at the deepest point. An overflow is no
+silent corruption: it runs into the MPU guard and HardFaults ("stack overflow"). Test programs keep the linker
+script's 16 KB."""
+STACK_BYTES_PER_LABEL = 24
+"""Measured: 2,176 B with 40 labels against 1,504 B with 12 (three kws_msg on the deepest path, 8 B per label)."""
+FIRMWARE_HANDLER_STACK_BYTES = 512
+"""The KWS firmware's handler stack (MSP): SysTick (no frame) and the fault report (40 B deepest, -fstack-usage),
+plus a nested exception's 104 B frame; exception frames of the thread go on the thread stack."""
+
+
+def firmware_stack_bytes(num_labels: int) -> int:
+    """The thread stack of a firmware with this many labels: FIRMWARE_STACK_BYTES, plus what labels beyond 12
+    take (STACK_BYTES_PER_LABEL each), so the margin stays the same."""
+    return FIRMWARE_STACK_BYTES + -(-max(0, num_labels - 12) * STACK_BYTES_PER_LABEL // 8) * 8
+
+
+def firmware_sizes(labels: Sequence[str]) -> dict[str, int]:
+    """The core's buffer sizes for a firmware with these labels (defines): label slots for exactly them
+    (KWS_MAX_LABELS: the recognizer's queue is 64 x labels bytes; KWS_PROTO_MAX_LABELS: every kws_msg on the
+    stack) and a transmit buffer for the largest frame it sends (KWS_APP_TX_PAYLOAD: its INFO, which is 41
+    bytes of numbers and params, six strings with a length byte each, two of them 64-byte hashes and four
+    names of at most 32 (board, firmware version, backend, feature type): <= 303 bytes, then the labels;
+    kws_app_init refuses to start, saying why, if it did not fit). What the board receives, and announces
+    as its max payload, stays the protocol's 2 KB."""
+    info_bound = 320 + sum(1 + len(label.encode()) for label in labels)
+    return {"KWS_MAX_LABELS": len(labels), "KWS_PROTO_MAX_LABELS": len(labels),
+            "KWS_APP_TX_PAYLOAD": min(2048, -(-info_bound // 64) * 64)}
+
+
 def build_board_elf(frontend: FrontendConfig = FrontendConfig(), *, backend: str = "fake",
                     labels: Sequence[str] = DEFAULT_LABELS, recognizer: RecognizerSettings = RecognizerSettings(),
                     settings_dir: str | Path | None = None, aot_dir: str | Path | None = None,
@@ -673,7 +787,9 @@ def build_board_elf(frontend: FrontendConfig = FrontendConfig(), *, backend: str
     firmware/kernels, described by the export's kws_settings.h in `settings_dir` (runs/<run>/export/
     generated/, whose frontend tables then win over `frontend`'s). Any other name: `backend_sources`
     defining the symbols of kws_m4_model.h, with `settings_dir`. `defines` reach every source (e.g.
-    KWS_KERNELS_PORTABLE); `core_dir` builds another copy of firmware/core.
+    KWS_KERNELS_PORTABLE) and win over the core's buffer sizes, which follow the labels (firmware_sizes);
+    the stacks are firmware_stack_bytes(labels) + FIRMWARE_HANDLER_STACK_BYTES. `core_dir` builds another copy
+    of firmware/core.
     """
     out = Path(out_dir) if out_dir is not None else DEFAULT_BUILD_DIR
     incs = frontend_include_dirs(frontend, out, core_dir)
@@ -700,8 +816,21 @@ def build_board_elf(frontend: FrontendConfig = FrontendConfig(), *, backend: str
             raise M4Error(f"backend {backend!r} needs backend_sources (defining kws_m4_model.h's symbols)")
         settings = Path(settings_dir)
         sources = [Path(s) for s in backend_sources]
+    names = labels if backend == "fake" else _settings_labels(settings / "kws_settings.h")
     return build_elf([*core_sources(core_dir=core_dir), BOARD_DIR / "kws_hal_m4.c", *sources, BOARD_DIR / "main.c"],
-                     [settings, *incs, *extra, *map(Path, include_dirs)], defines, out, name=f"kws-m4-{backend}")
+                     [settings, *incs, *extra, *map(Path, include_dirs)], {**firmware_sizes(names), **(defines or {})},
+                     out, name=f"kws-m4-{backend}", stack_size=firmware_stack_bytes(len(names)),
+                     link_flags=[f"-Wl,--defsym=__handler_stack_size={FIRMWARE_HANDLER_STACK_BYTES}"])
+
+
+def _settings_labels(header: Path) -> list[str]:
+    """The labels of a kws_settings.h (`kws_labels[KWS_NUM_LABELS] = {"a", "b", ...}`)."""
+    count = int(_define(header, "KWS_NUM_LABELS") or 0)
+    found = re.search(r"kws_labels\[KWS_NUM_LABELS\]\s*=\s*\{(.*?)\};", header.read_text(encoding="utf-8"), re.DOTALL)
+    labels = [json.loads(m) for m in re.findall(r'"(?:[^"\\]|\\.)*"', found.group(1))] if found else []
+    if not labels or len(labels) != count:
+        raise M4Error(f"{header} names {len(labels)} labels in kws_labels, KWS_NUM_LABELS says {count}")
+    return labels
 
 
 class M4Board:
@@ -752,6 +881,18 @@ class M4Board:
             code = self._qemu.poll()
             why = "a HardFault" if code == EXIT_HARDFAULT else f"exit status {code}"
             raise M4Error(f"the M4 board stopped ({why}); QEMU said: {self._qemu.log()[-800:]}")
+
+    def stack_use(self) -> StackUse:
+        """The firmware's deepest use of its two stacks so far, read from the running board's memory (the paint
+        left below it, through QEMU's QMP socket); the firmware is neither changed nor stopped for it."""
+        if self._qemu is None or self.elf is None:
+            raise M4Error("the M4 board is not running: call start() first")
+        symbols = elf_symbols(self.elf)
+        low, top = symbols["__stack_limit"], symbols["__stack_top"]
+        handler_low, handler_top = symbols["__handler_stack_limit"], symbols["__handler_stack_top"]
+        return StackUse(stack_use(self._qemu.read_memory(low, top - low)), top - low,
+                        stack_use(self._qemu.read_memory(handler_low, handler_top - handler_low)),
+                        handler_top - handler_low)
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once QEMU has exited (waits up to `timeout` seconds)."""
@@ -848,11 +989,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-__all__ = ["BOARD_DIR", "DEFAULT_LABELS", "EXIT_HARDFAULT", "FAKE_MODEL_SHA256", "FLASH_BYTES", "M4Board",
-           "M4BuildError", "M4Error", "M4MemoryOverflow", "M4Timeout", "M4ToolchainMissing", "QemuPty", "RAM_BYTES",
-           "RunResult", "SizeReport", "StackFrame", "arm_gcc", "build_board_elf", "build_elf", "core_sources",
-           "fake_model_scores", "frontend_include_dirs", "qemu", "qemu_command", "render_fake_settings",
-           "run_board", "run_elf", "size_report", "start_pty", "toolchain_problem"]
+__all__ = ["BOARD_DIR", "DEFAULT_LABELS", "EXIT_HARDFAULT", "FAKE_MODEL_SHA256", "FIRMWARE_HANDLER_STACK_BYTES",
+           "FIRMWARE_STACK_BYTES", "FLASH_BYTES", "M4Board", "M4BuildError", "M4Error", "M4MemoryOverflow",
+           "M4Timeout", "M4ToolchainMissing", "QemuPty", "RAM_BYTES", "RunResult", "STACK_BYTES_PER_LABEL",
+           "STACK_PAINT", "SizeReport", "StackFrame", "StackUse", "arm_gcc", "build_board_elf", "build_elf",
+           "core_sources", "elf_symbols", "fake_model_scores", "firmware_sizes", "firmware_stack_bytes",
+           "frontend_include_dirs", "qemu", "qemu_command", "render_fake_settings", "run_board", "run_elf",
+           "size_report", "stack_use", "start_pty", "toolchain_problem"]
 
 if __name__ == "__main__":
     sys.exit(main())
