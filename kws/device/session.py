@@ -199,7 +199,9 @@ class BoardSession:
 
     def reconnect(self, wait_s: float = RECONNECT_S) -> None:
         """The port went away (a reset Nano re-enumerates): open it again once it is back, then handshake.
-        BoardStopped when it does not come back within wait_s."""
+        An emulated board started here that has stopped (its QEMU killed or crashed) is started again, as a reset
+        board would boot again: a fresh board, on a new port; it counts as a reconnect. BoardStopped when the port
+        does not come back within wait_s, or the emulated board cannot be started again."""
         from kws.device.link import PortError
 
         if self.link is not None:
@@ -210,6 +212,22 @@ class BoardSession:
             except OSError:
                 pass  # the port is gone: closing what is left of it cannot fail the session
             self.link = None
+        check = getattr(self.emulator, "check", None)
+        settled = time.monotonic() + 2.0  # its port closes as it dies: give the exit a moment to be seen
+        while check is not None:
+            try:
+                check()
+            except KwsError as stopped:  # it will never come back by itself: boot it again
+                try:
+                    self.emulator.stop()
+                    self.port = self.emulator.start()
+                except KwsError as exc:  # one line: QEMU's log may span several
+                    raise BoardStopped(" ".join(f"the emulated board stopped ({stopped}) and could not be started "
+                                                f"again ({exc})".split())) from None
+                break
+            if time.monotonic() >= settled:
+                break
+            time.sleep(0.05)
         deadline = time.monotonic() + wait_s
         while True:
             try:
