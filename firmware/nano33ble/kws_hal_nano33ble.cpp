@@ -4,11 +4,12 @@
  *   (256 samples, 16 ms) at a time and stops the microphone if the previous block was not read, so the
  *   block is copied at once, inside the callback, into a 1.024 s ring of SAMPLES (kws_audio_ring.h);
  *   the core drains the ring from the main loop through audio_read, so a slow inference never loses a
- *   PDM block (only a loop more than ~1 s late drops audio, counted and logged).
+ *   PDM block (only a loop more than ~1 s late drops audio: the ring counts it, and the loop hands the count
+ *   to kws_app_audio_overrun, which adds it to stream time and reports it).
  * - Serial: KWS_SERIAL (USB CDC by default, or the UART Serial1), raw bytes both ways. USB CDC drops
  *   writes while no host has the port open (DTR low): nobody listening, nothing to keep.
  * - Time: micros(), a free-running uint32 that wraps every 71.6 minutes; the core only subtracts
- *   readings as uint32_t, and so does this file (the log rate limit).
+ *   readings as uint32_t, and so does this file (the wait for a USB host, on millis()).
  * - LED: the RGB LED shows which keyword was heard (one colour per keyword, in label order: green, red,
  *   blue, yellow, cyan, magenta, white, then again). Its three pins are ACTIVE LOW on this board
  *   (LOW = on). The core's led hook only says on/off, so the hook records the request and the loop
@@ -34,8 +35,6 @@ kws_app g_app;          // ~20 KB: static, never on the stack
 kws_audio_ring g_ring;  // 32 KB
 int16_t g_pdm_block[DEFAULT_PDM_BUFFER_SIZE / sizeof(int16_t)];  // one PDM block, in samples
 volatile int g_led_request = -1;  // -1 nothing pending, 0 off, 1 on (set by the led hook)
-uint32_t g_dropped_logged = 0;
-uint32_t g_last_overrun_log_us = 0;
 
 // Called by the PDM library from its interrupt with a full block ready. PDM.available() and PDM.read()
 // count BYTES; the ring counts SAMPLES: convert here and nowhere else.
@@ -211,16 +210,8 @@ extern "C" void kws_nano_loop(void)
         }
     }
 
-    // Report microphone overruns, at most once a second.
-    const uint32_t dropped = g_ring.dropped;
-    const uint32_t now = (uint32_t)micros();
-    if (dropped != g_dropped_logged && (uint32_t)(now - g_last_overrun_log_us) >= 1000000u) {
-        char line[64] = "audio overrun: dropped samples total ";
-        append_u32(line, sizeof line, dropped);
-        kws_app_log(&g_app, KWS_LOG_WARNING, line);
-        g_dropped_logged = dropped;
-        g_last_overrun_log_us = now;
-    }
+    // Audio the ring lost: the core counts it in stream time and stats and reports it (kws_app.h).
+    kws_app_audio_overrun(&g_app, g_ring.dropped);
 }
 
 extern "C" uint32_t kws_nano_audio_dropped(void)
