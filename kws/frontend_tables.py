@@ -17,6 +17,7 @@ deterministic (no dates), so rebuilding an unchanged config changes nothing.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +204,24 @@ def _micro_parts(cfg: FrontendConfig) -> tuple[list[tuple[str, str, str]], list[
     return defines, arrays, recipe
 
 
+def fft_twiddles(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of 2 pi k / n_fft for k < n_fft / 2, each rounded once from double to float32: the values
+    firmware/core/kws_fft.c used to compute at start-up with libm (now generated, so the board needs no
+    double-precision sin/cos: ~10 KB of flash on a Cortex-M4)."""
+    two_pi = 6.283185307179586476925286766559
+    k = range(n_fft // 2)
+    cos = np.array([math.cos(two_pi * float(i) / float(n_fft)) for i in k], dtype=np.float64).astype(np.float32)
+    sin = np.array([math.sin(two_pi * float(i) / float(n_fft)) for i in k], dtype=np.float64).astype(np.float32)
+    return cos, sin
+
+
+def _fft_twiddles(n_fft: int) -> list[str]:
+    cos, sin = fft_twiddles(n_fft)
+    return ["\n/* FFT twiddles W_N^k = cos(2 pi k / N) - i sin(2 pi k / N), k < N/2 (kws_fft.c). */\n",
+            _c_array("float", "kws_fe_fft_cos", "KWS_FE_FFT_SIZE / 2", [c_float(v) for v in cos], 6),
+            _c_array("float", "kws_fe_fft_sin", "KWS_FE_FFT_SIZE / 2", [c_float(v) for v in sin], 6)]
+
+
 def render_header(cfg: FrontendConfig) -> str:
     """The text of kws_frontend_tables.h for `cfg` (raises ConfigError for an invalid config)."""
     cfg.validate()
@@ -216,6 +235,7 @@ def render_header(cfg: FrontendConfig) -> str:
     else:
         extra, arrays, recipe = _float_parts(cfg)
     defines += extra
+    arrays = [*arrays, *_fft_twiddles(cfg.n_fft)]
     width = max(len(name) for name, _, _ in defines)
     define_lines = []
     for name, value, comment in defines:

@@ -1,22 +1,21 @@
 /* Real FFT, float32: one N/2-point complex radix-2 FFT plus the split step (see kws_fft.h). */
 #include "kws_fft.h"
 
-#include <math.h>
 #include <stdint.h>
 
 #define KWS_FFT_HALF (KWS_FFT_SIZE / 2)
 
-/* W_N^k = cos(2 pi k / N) - i sin(2 pi k / N) for k < N/2. The complex N/2-point FFT uses every
- * second entry (W_{N/2}^j = W_N^{2j}), the split step uses them all: one table serves both. */
-static float tw_cos[KWS_FFT_HALF];
-static float tw_sin[KWS_FFT_HALF];
+/* W_N^k = cos(2 pi k / N) - i sin(2 pi k / N) for k < N/2, generated into kws_frontend_tables.h
+ * (kws/frontend_tables.py: double rounded once to float, as the reference rounds them). The complex
+ * N/2-point FFT uses every second entry (W_{N/2}^j = W_N^{2j}), the split step uses them all. */
+#define tw_cos kws_fe_fft_cos
+#define tw_sin kws_fe_fft_sin
 static uint16_t bitrev[KWS_FFT_HALF];
 static int tables_ready;
 
 void kws_fft_init(void)
 {
     unsigned k, bits = 0;
-    const double two_pi = 6.283185307179586476925286766559;
     if (tables_ready) {
         return;
     }
@@ -25,9 +24,6 @@ void kws_fft_init(void)
     }
     for (k = 0; k < (unsigned)KWS_FFT_HALF; ++k) {
         unsigned r = 0, b;
-        /* Rounded once from double so the table is as exact as float allows. */
-        tw_cos[k] = (float)cos(two_pi * (double)k / (double)KWS_FFT_SIZE);
-        tw_sin[k] = (float)sin(two_pi * (double)k / (double)KWS_FFT_SIZE);
         for (b = 0; b < bits; ++b) {
             r |= ((k >> b) & 1u) << (bits - 1u - b);
         }
