@@ -39,6 +39,10 @@ def _summary(trials: list) -> list[tuple]:
     return [(t.number, t.state.name, t.params, t.values, t.user_attrs.get("reason")) for t in trials]
 
 
+def _distinct(trials: list) -> list:
+    return [t for t in trials if "repeat_of" not in t.user_attrs]
+
+
 # ------------------------------------------------------------------------------------------ the TOML
 
 def test_the_demo_search_config_loads_and_every_key_has_a_docstring():
@@ -141,18 +145,18 @@ def test_the_same_seed_gives_the_same_trials_whatever_the_number_of_workers(tmp_
     one = _summary(_search(tmp_path / "one", workers=1))
     two = _summary(_search(tmp_path / "two", workers=2))
     assert one == two
-    assert [t[0] for t in one] == list(range(10))
+    assert [t[0] for t in one] == list(range(len(one))) and len(_distinct(_search(tmp_path / "one"))) == 10
     assert one[0][2]["filters"] == 8 and one[0][2]["mel_bins"] == 40  # the baseline ran first
 
 
 def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_path):
     trials = {t.number: t for t in _search(tmp_path / "s")}
-    assert len(trials) == 10
+    assert len(_distinct(list(trials.values()))) == 10
     assert trials[CRASH].state.name == "FAIL" and trials[CRASH].user_attrs["state"] == "failed"
     assert trials[CRASH].user_attrs["reason"] == "the trial crashed: RuntimeError: boom (a trial function that raises)"
     assert trials[KILLED].state.name == "FAIL" and trials[KILLED].user_attrs["state"] == "killed"
     assert "SIGKILL" in trials[KILLED].user_attrs["reason"]
-    complete = [t for t in trials.values() if t.state.name == "COMPLETE"]
+    complete = [t for t in _distinct(list(trials.values())) if t.state.name == "COMPLETE"]
     assert len(complete) == 8 and all(t.values[0] == objectives(t.params)["val_accuracy"] for t in complete)
     rows = trial_rows(trials.values())
     assert {r["state"] for r in rows} == {"complete", "failed", "killed"}
@@ -178,13 +182,32 @@ def test_a_search_killed_with_sigkill_resumes_with_the_same_trials_and_counts_no
     assert 5 <= sum(t.state.is_finished() for t in before) < 10
     resumed = _summary(_search(folder))
     assert resumed == reference  # same parameters, same results, each number once
-    assert len({t[0] for t in resumed}) == len(resumed) == 10
+    assert [t[0] for t in resumed] == list(range(len(resumed)))
 
 
 def test_more_trials_extend_a_finished_search(tmp_path):
-    _search(tmp_path / "s", trials=4)
+    assert len(_distinct(_search(tmp_path / "s", trials=4))) == 4
     trials = _search(tmp_path / "s", trials=6)
-    assert [t.number for t in trials] == list(range(6)) and all(t.state.is_finished() for t in trials)
+    assert len(_distinct(trials)) == 6 and all(t.state.is_finished() for t in trials)
+
+
+def test_a_point_already_measured_is_told_its_results_without_running_and_does_not_count(tmp_path):
+    ran = []
+
+    def counting(job):
+        ran.append(job.number)
+        return fake_trial(job)
+
+    with LocalExecutor(2, counting) as executor:
+        run_search(search_config(16), SearchFolder(tmp_path / "s"), executor, BASE)
+    trials = study_trials(SearchFolder(tmp_path / "s"))
+    repeats = [t for t in trials if "repeat_of" in t.user_attrs]
+    assert repeats, "this seed's TPE proposes points it has tried (the test needs some)"
+    assert sorted(ran) == sorted(t.number for t in _distinct(trials)) and len(ran) == 16
+    for t in repeats:
+        first = trials[t.user_attrs["repeat_of"]]
+        assert t.params == first.params and t.values == first.values and t.number not in ran
+        assert t.user_attrs["reason"].startswith(f"the parameters of trial {first.number}: its results")
 
 
 def test_a_rerun_with_another_space_is_refused_naming_the_difference(tmp_path):

@@ -71,6 +71,14 @@ def _search(args: argparse.Namespace) -> int:
     real = real_speech_folder(config.search.real_speech)
     if args.ray_address:  # before any training, and before the space check's few seconds
         check_reachable(args.ray_address)
+    else:  # every trial measures on the M4 board: without its toolchain each one would fail at its last stage
+        from kws.device.m4 import toolchain_problem
+
+        problem = toolchain_problem()
+        if problem:
+            from kws.errors import KwsError
+
+            raise KwsError(f"trials are measured on the M4 board under QEMU, but {problem}")
     possible = refuse_impossible_space(config, trial_base)
     with folder.lock_run.lock("kws search"):
         fresh = claim_folder(folder, config, base)
@@ -145,8 +153,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--config", type=Path, default=None, help="the search TOML (kws/configs/search_*.toml)")
     search.add_argument("--search", default=None, help="the search's name: its folder is runs/NAME/ (default: the "
                                                        "config file's name)")
-    search.add_argument("--trials", type=int, default=None, help="trials in the study (default: search.trials); a "
-                                                                 "rerun with more extends it")
+    search.add_argument("--trials", type=int, default=None, help="trials to run (default: search.trials; a point "
+                                                                 "already tried is reused, not counted); a rerun with "
+                                                                 "more extends the search")
     search.add_argument("--workers", type=int, default=0, help="trials at once, locally (default: cores / "
                                                                "--threads-per-trial, at most search.batch_size)")
     search.add_argument("--threads-per-trial", type=int, default=1, help="CPU threads of each trial (default 1)")

@@ -85,7 +85,11 @@ class RayExecutor:
         refs = {self._remote.remote(job): job for job in jobs}
         pending = list(refs)
         while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
+            try:
+                ready, pending = ray.wait(pending, num_returns=1)
+            except Exception as exc:  # the driver lost the cluster itself (its head went away): no trial's fault
+                raise SearchError(f"lost the Ray cluster ({self.where}): {type(exc).__name__}: {exc}; the trials told "
+                                  f"so far are kept: run the same command again to resume") from None
             job = refs[ready[0]]
             try:
                 yield ray.get(ready[0])

@@ -152,7 +152,8 @@ class SearchSettings:
     """`section.key=value` overrides of the base config for every trial: the short schedule (training.steps,
     quantization.qat_steps, pruning.finetune_steps, ...)."""
     trials: int = 16
-    """Trials in the study (--trials overrides; a rerun with more extends the search)."""
+    """Trials to run (--trials overrides; a rerun with more extends the search). A sampled point that an earlier
+    trial already measured is told that trial's results without running and does not count."""
     seed: int = 0
     """Seed of the sampler: the same seed (and batch_size) gives the same trials, however many workers run them."""
     sampler: str = "tpe"

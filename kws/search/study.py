@@ -19,7 +19,7 @@ One search process per folder (its lock), so a RUNNING trial found at the start 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from kws.config import config_to_toml
 from kws.fsutil import atomic_write_text
@@ -32,6 +32,8 @@ from kws.search.trial import TrialJob, TrialOutcome
 STUDY_NAME = "kws-search"
 OBJECTIVES = (("val_accuracy", "maximize"), ("instructions", "minimize"), ("flash", "minimize"), ("ram", "minimize"))
 """The trial values Optuna optimises, in order, with their directions."""
+MAX_ASKED = 3
+"""A search asks at most this many times search.trials trials (repeats included) before it stops."""
 Say = Callable[[str], None]
 
 
@@ -80,16 +82,28 @@ def _next_number(study: Any, optuna: Any) -> int:
     return min(waiting) if waiting else len(trials)
 
 
+def counted(trials: Sequence[Any]) -> int:
+    """Finished trials that count towards search.trials: a repeat of an earlier trial's parameters does not."""
+    return sum(1 for t in trials if t.state.is_finished() and "repeat_of" not in t.user_attrs)
+
+
 def next_batch(study: Any, config: SearchConfig, target: int) -> list[Any]:
     """The trials to run now (optuna Trial objects, parameters suggested): the batch of the first unfinished
-    trial, i.e. those a dead search left RUNNING and new ones up to the batch's end (search.batch_size)."""
+    trial, i.e. those a dead search left RUNNING and new ones up to the batch's end. A batch holds batch_size
+    trials, fewer when fewer are missing; its bounds are recorded in the study, so a resumed batch is the same."""
     optuna = _optuna()
     trials = study.get_trials(deepcopy=False)
     stale = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
     unfinished = [t.number for t in trials if not t.state.is_finished()]
-    size = config.search.batch_size
-    start = (min(unfinished) if unfinished else len(trials)) // size * size
-    end = max(min(start + size, target), max((t.number + 1 for t in stale), default=0))
+    start = min(unfinished) if unfinished else len(trials)
+    recorded = study.user_attrs.get("batch")
+    if stale and recorded and recorded[0] <= min(t.number for t in stale) < recorded[1]:
+        end = int(recorded[1])
+    else:
+        missing = max(target - counted(trials), 0)
+        end = min(start + min(config.search.batch_size, missing), MAX_ASKED * target)
+        end = max(end, max((t.number + 1 for t in stale), default=0))
+        study.set_user_attr("batch", [start, end])
     batch = []
     for frozen in stale:
         # Re-suggesting returns the recorded values (after a kill between ask and suggest, the rest are drawn).
@@ -137,15 +151,21 @@ def tell(study: Any, trial: Any, config: SearchConfig, outcome: TrialOutcome) ->
 
 def run_search(config: SearchConfig, folder: SearchFolder, executor: Executor, base_values: Mapping[str, Any], *,
                say: Say = lambda text: None, on_told: Callable[[], None] = lambda: None) -> int:
-    """Run trials until the study has config.search.trials finished ones; the number run by this call."""
+    """Run trials until the study has config.search.trials finished ones (repeats of an earlier trial's parameters
+    are told its results without running and do not count; at most MAX_ASKED times that many are asked); the
+    number of trials told by this call."""
     study = open_study(folder, config)
     target = config.search.trials
     ran = 0
     while True:
         trials = study.get_trials(deepcopy=False)
-        finished = sum(1 for t in trials if t.state.is_finished())
-        if finished >= target and not any(t.state.name == "RUNNING" for t in trials):
-            return ran
+        if not any(t.state.name == "RUNNING" for t in trials):
+            if counted(trials) >= target:
+                return ran
+            if sum(1 for t in trials if t.state.is_finished()) >= MAX_ASKED * target:
+                say(f"stopped after {MAX_ASKED * target} trials: the sampler keeps proposing parameters already "
+                    f"tried ({counted(trials)} distinct of the {target} asked for); widen the space")
+                return ran
         batch = {trial.number: trial for trial in next_batch(study, config, target)}
         jobs = []
         for number, trial in batch.items():
@@ -205,5 +225,5 @@ def study_trials(folder: SearchFolder) -> list[Any]:
     return optuna.load_study(study_name=STUDY_NAME, storage=storage).get_trials(deepcopy=False)
 
 
-__all__ = ["OBJECTIVES", "STUDY_NAME", "make_sampler", "next_batch",
+__all__ = ["MAX_ASKED", "OBJECTIVES", "STUDY_NAME", "counted", "make_sampler", "next_batch",
            "open_study", "run_search", "study_trials", "tell"]

@@ -120,13 +120,17 @@ def _environment(threads: int) -> dict[str, str]:
     return env
 
 
-def _error_line(text: str) -> str:
-    """The stage's own error line (kws prints 'kws: error: ...'), else its last non-empty line."""
+def _error_line(text: str, limit: int = 400) -> str:
+    """The stage's own error line (kws prints 'kws: error: ...'), with the lines it introduces when it ends in a
+    colon (a compiler's messages); else its last non-empty line."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if line.startswith(("kws: error:", "error:", "MemoryError", "RuntimeError", "Traceback")):
-            return line
-    return lines[-1] if lines else "no output"
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith(("kws: error:", "error:", "MemoryError", "RuntimeError", "Traceback")):
+            found = lines[i]
+            if found.endswith(":"):
+                found = " ".join([found, *lines[i + 1:i + 4]])
+            return found[:limit]
+    return lines[-1][:limit] if lines else "no output"
 
 
 def classify(stage: str, returncode: int, text: str) -> tuple[str, str]:
