@@ -64,8 +64,9 @@ bench-board: setup
 bench-real: setup $(RUN_DIR)/export/parity.json
 	$(PY) tools/bench_real.py --run $(RUN)
 
-# The synthetic dataset is written atomically; its manifest is the last thing to appear.
-$(SYNTH_DIR)/manifest.json: | $(STAMP)
+# The synthetic dataset is written atomically; its manifest is the last thing to appear. It is rebuilt when the
+# config (its [synth] section says what the set holds) is newer.
+$(SYNTH_DIR)/manifest.json: $(CONFIG) | $(STAMP)
 	$(KWS) data synth --config $(CONFIG) --out $(SYNTH_DIR) --replace
 
 data: setup $(SYNTH_DIR)/manifest.json
