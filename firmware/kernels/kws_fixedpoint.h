@@ -10,6 +10,13 @@
 
 #include <stdint.h>
 
+/* Keeps a helper out of line where code size matters more than a call (GCC, Clang). */
+#if defined(__GNUC__)
+#define KWS_NOINLINE __attribute__((noinline))
+#else
+#define KWS_NOINLINE
+#endif
+
 static inline int32_t kws_srdhm(int32_t a, int32_t b) {
     if (a == b && a == INT32_MIN) {
         return INT32_MAX;
