@@ -186,8 +186,11 @@ static void kws_dw_multiplier(const kws_conv_params *p, const int8_t *in, int8_t
     const int32_t c = p->in_c, m = p->depth_mult, ntaps = p->k_h * p->k_w, zp = -p->in_offset;
     const int32_t k4 = (ntaps + 3) / 4 * 4;
     int8_t *col = scratch;
-    int32_t *x16 = KWS_DSP_EXPANDS(ntaps, m) ? (int32_t *)(void *)(scratch + k4) : NULL;
+    int32_t *x16 = p->dsp_x16 ? (int32_t *)(void *)(scratch + k4) : NULL;
     int32_t b, i, ox, ch;
+    kws_dsp_vec v;
+    v.act_min = p->act_min;
+    v.act_max = p->act_max;
     kws_dsp_fill(col + ntaps, 0, k4 - ntaps);
     for (b = 0; b < p->batches; ++b) {
         const int8_t *image = in + (size_t)b * p->in_h * p->in_w * c;
@@ -210,11 +213,8 @@ static void kws_dw_multiplier(const kws_conv_params *p, const int8_t *in, int8_t
                             col[t] = (row_ok && ix >= 0 && ix < p->in_w) ? row[(ptrdiff_t)ix * c] : (int8_t)zp;
                         }
                     }
-                    if (x16 != NULL) {
-                        kws_dsp_expand(col, ntaps, x16);
-                    }
-                    w = kws_dsp_vector(col, x16, ntaps, 1, p->dsp_round, w, m, o + (size_t)ch * m, p->act_min,
-                                       p->act_max);
+                    kws_dsp_vec_at(&v, col, ntaps, x16);
+                    w = kws_dsp_outputs(p->dsp_dot, p->dsp_rest, &v, o + (size_t)ch * m, m, w);
                 }
             }
         }
@@ -224,7 +224,7 @@ static void kws_dw_multiplier(const kws_conv_params *p, const int8_t *in, int8_t
 void kws_depthwise_s8_dsp(const kws_conv_params *p, const int8_t *in, int8_t *out, int8_t *scratch) {
     if (p->in_c == 1 && p->depth_mult > 1) {
         /* One input channel: exactly a convolution with depth_mult filters, and the stream is laid out as
-         * one (kws/compile/dsp_layout.py), so the conv kernel's contiguous im2col rows apply. */
+         * one (kws/compile/dsp_layout.py), so the conv kernel's blocks of input rows apply. */
         kws_conv_s8_dsp(p, in, out, scratch);
     } else if (p->depth_mult == 1) {
         kws_dw_mult1(p, in, out, scratch);

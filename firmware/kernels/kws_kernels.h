@@ -34,6 +34,11 @@ extern "C" {
 #define KWS_KERNELS_DSP 0
 #endif
 
+/* The DSP flavour's dot-product routines (kws_dsp_dot.c): from one input vector (kws_dsp.h kws_dsp_vec) and a
+ * weight stream to outputs, 4 at a time; each returns the stream after the outputs it wrote. */
+struct kws_dsp_vec;
+typedef const int32_t *(*kws_dsp_dot_fn)(struct kws_dsp_vec *v, const int32_t *w);
+
 /* CONV_2D (groups allowed: in_c = groups * filter_c) and DEPTHWISE_CONV_2D (out_c = in_c * depth_mult). */
 typedef struct kws_conv_params {
     int32_t batches;
@@ -49,11 +54,16 @@ typedef struct kws_conv_params {
     const int32_t *mult;            /* [out_c] */
     const int8_t *shift;            /* [out_c], > 0 = left shift */
     /* DSP flavour only (NULL when the portable kernel runs the layer): one stream with, per group of 4
-     * output channels, the biases with in_offset * sum(w) folded in, the weights as int16 pairs in SMLAD
-     * order (both scaled by 2^(1 + left shift)), and the SMMULR requantization records (kws_dsp.h,
-     * kws/compile/dsp_layout.py). dsp_round: every channel's requantization shifts right. */
+     * output channels, the biases with in_offset * sum(w) folded in, the weights (int16 pairs in SMLAD
+     * order, both scaled by 2^(1 + left shift); or int8, unscaled, 4 per word) and the SMMULR
+     * requantization records (kws_dsp.h, kws/compile/dsp_layout.py). dsp_round: every channel's
+     * requantization shifts right. dsp_x16: the input vector is sign-extended to int16 once per pixel.
+     * dsp_tile: output columns per padded block of input rows (conv with a window). dsp_dot: the routine
+     * for the full groups of 4 outputs (NULL: none), dsp_rest: the one for the others (NULL: none); the
+     * compiler names them, so a program links only the routines its layers use. */
     const void *dsp_weights;
-    int32_t dsp_round;
+    int32_t dsp_round, dsp_x16, dsp_tile;
+    kws_dsp_dot_fn dsp_dot, dsp_rest;
 } kws_conv_params;
 
 /* FULLY_CONNECTED: out[b][o] from in[b][accum]; weights [out_c][accum]. */
@@ -66,6 +76,7 @@ typedef struct kws_fc_params {
     const int8_t *shift;            /* [out_c] */
     const void *dsp_weights;        /* DSP flavour: see kws_conv_params */
     int32_t dsp_round;
+    kws_dsp_dot_fn dsp_dot, dsp_rest;
 } kws_fc_params;
 
 /* AVERAGE_POOL_2D / MAX_POOL_2D (input and output share scale and zero point). */
@@ -118,6 +129,26 @@ void kws_mean_s8(const kws_mean_params *p, const int8_t *in, int8_t *out);
 void kws_conv_s8_portable(const kws_conv_params *p, const int8_t *in, int8_t *out);
 void kws_depthwise_s8_portable(const kws_conv_params *p, const int8_t *in, int8_t *out);
 void kws_fc_s8_portable(const kws_fc_params *p, const int8_t *in, int8_t *out);
+
+#if KWS_KERNELS_DSP
+/* The DSP entry points, called by the generated code for layers with a DSP stream (so that a DSP build does
+ * not link the portable kernels it never runs), and the dot-product routines the compiler names. Routine
+ * names: s8 / s16 = the input vector as bytes / sign-extended to int16 pairs; w16 / w8 = int16 / int8
+ * weights; _r = every output channel shifts right. The fast ones take full groups of 4 outputs with the
+ * whole int8 output range and may read the vector up to its next multiple of 4 bytes; the `any` ones take
+ * any count, clamp range and vector length. */
+void kws_conv_s8_dsp(const kws_conv_params *p, const int8_t *in, int8_t *out, int8_t *scratch);
+void kws_depthwise_s8_dsp(const kws_conv_params *p, const int8_t *in, int8_t *out, int8_t *scratch);
+void kws_fc_s8_dsp(const kws_fc_params *p, const int8_t *in, int8_t *out);
+const int32_t *kws_dsp_dot_s8_w16(struct kws_dsp_vec *v, const int32_t *w);
+const int32_t *kws_dsp_dot_s8_w16_r(struct kws_dsp_vec *v, const int32_t *w);
+const int32_t *kws_dsp_dot_s16_w16(struct kws_dsp_vec *v, const int32_t *w);
+const int32_t *kws_dsp_dot_s16_w16_r(struct kws_dsp_vec *v, const int32_t *w);
+const int32_t *kws_dsp_dot_s8_w8(struct kws_dsp_vec *v, const int32_t *w);
+const int32_t *kws_dsp_dot_s8_w8_r(struct kws_dsp_vec *v, const int32_t *w);
+const int32_t *kws_dsp_dot_any_w16(struct kws_dsp_vec *v, const int32_t *w);
+const int32_t *kws_dsp_dot_any_w8(struct kws_dsp_vec *v, const int32_t *w);
+#endif
 
 /* Exact TFLM MultiplyByQuantizedMultiplier (double rounding), exported for tests. */
 int32_t kws_requantize(int32_t acc, int32_t mult, int32_t shift);

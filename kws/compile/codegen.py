@@ -102,28 +102,29 @@ class _LayerCode:
     bytes_dsp: int = 0
 
 
-def _layer_code(i: int, layer: Layer) -> _LayerCode:
-    """Constant arrays and parameter struct(s) of one layer. A layer the DSP kernels take gets its DSP arrays
-    (and struct) under `#if KWS_KERNELS_DSP` and its portable ones under `#else`; others share one struct."""
+def _layer_code(i: int, layer: Layer, dsp: dsp_layout.DspPlan | None) -> _LayerCode:
+    """Constant arrays and parameter struct(s) of one layer. A layer the DSP kernels take gets its DSP stream
+    (and struct) under `#if KWS_KERNELS_DSP` and its portable arrays under `#else`; others share one struct."""
     prefix = f"l{i}"
     arrays = {key: layer.consts[key] for key in ("weights", "bias", "mult", "shift") if key in layer.consts}
     texts = {key: _array(f"{prefix}_{key}", a) for key, a in arrays.items()}
     names: dict[str, str | None] = {key: f"{prefix}_{key}" for key in arrays}
     size = sum(_nbytes(a) for a in arrays.values())
-    dsp = dsp_layout.dsp_arrays(layer) if layer.kind in dsp_layout.DSP_KINDS else {}
-    if not dsp:
+    if dsp is None:
         return _LayerCode(list(texts.values()), common=_struct(layer, f"{prefix}_params", names),
                           bytes_portable=size, bytes_dsp=size)
-    dsp_texts = "".join(_array(f"{prefix}_{key}", a, align=8) for key, a in dsp.items())
-    consts = ["#if KWS_KERNELS_DSP\n" + dsp_texts + "#else\n" + "".join(texts.values()) + "#endif\n"]
-    dsp_names: dict[str, str | None] = {key: f"{prefix}_{key}" for key in dsp}
-    dsp_names.update({key: str(value) for key, value in dsp_layout.dsp_fields(layer).items()})
+    dsp_text = _array(f"{prefix}_dsp_weights", dsp.stream, align=8)
+    consts = ["#if KWS_KERNELS_DSP\n" + dsp_text + "#else\n" + "".join(texts.values()) + "#endif\n"]
+    dsp_names: dict[str, str | None] = {"dsp_weights": f"{prefix}_dsp_weights"}
+    dsp_names.update(dsp_layout.dsp_fields(layer, dsp))
     return _LayerCode(consts, portable=_struct(layer, f"{prefix}_params", names),
                       dsp=_struct(layer, f"{prefix}_params", dsp_names), bytes_portable=size,
-                      bytes_dsp=sum(_nbytes(a) for a in dsp.values()))
+                      bytes_dsp=_nbytes(dsp.stream))
 
 
-def _calls(graph: Graph, plan: MemoryPlan, const_names: dict[int, str]) -> list[str]:
+def _calls(graph: Graph, plan: MemoryPlan, const_names: dict[int, str], dsp: set[int]) -> list[str]:
+    """One kernel call per layer; layers with a DSP stream call the DSP entry directly in DSP builds
+    (KWS_AOT_DSP), so those builds do not link portable kernels they never run."""
     calls = []
     for i, layer in enumerate(graph.layers):
         out_ptr = _pointer(plan, layer.output, const_names)
@@ -132,7 +133,8 @@ def _calls(graph: Graph, plan: MemoryPlan, const_names: dict[int, str]) -> list[
                 calls.append(f"    kws_aot_copy(out, in, {graph.tensors[layer.output].size});")
             continue
         args = [_pointer(plan, t, const_names) for t in layer.inputs]
-        call = f"    {_CALLS[layer.kind]}(&l{i}_params, {', '.join(args)}, {out_ptr}"
+        kernel = f"KWS_AOT_DSP({_CALLS[layer.kind]})" if i in dsp else _CALLS[layer.kind]
+        call = f"    {kernel}(&l{i}_params, {', '.join(args)}, {out_ptr}"
         if layer.kind in ("conv", "depthwise"):
             call += f", KWS_AOT_SCRATCH({i})"
         calls.append(call + f");\n    KWS_AOT_LAYER_DONE({i});")
@@ -152,8 +154,13 @@ def _arena_lines(graph: Graph, plan: MemoryPlan) -> str:
     return "\n".join(lines)
 
 
-def generate(graph: Graph, plan: MemoryPlan, *, name: str, source: str, sha256: str) -> GeneratedFiles:
-    """C source and header for `graph` laid out by `plan` (its scratch buffers serve the DSP flavour only)."""
+def generate(graph: Graph, plan: MemoryPlan, *, name: str, source: str, sha256: str,
+             dsp: dict[int, dsp_layout.DspPlan | None] | None = None, optimize: str = "balanced") -> GeneratedFiles:
+    """C source and header for `graph` laid out by `plan` (its scratch buffers serve the DSP flavour only);
+    `dsp`: the DSP plan of each layer (dsp_layout.dsp_plan with `optimize`, computed when not given)."""
+    if dsp is None:
+        dsp = {i: dsp_layout.dsp_plan(layer, optimize) if layer.kind in dsp_layout.DSP_KINDS else None
+               for i, layer in enumerate(graph.layers)}
     macro = name.upper() + "_AOT"
     consts: list[str] = []
     weight_bytes = {"portable": 0, "dsp": 0}
@@ -164,7 +171,8 @@ def generate(graph: Graph, plan: MemoryPlan, *, name: str, source: str, sha256: 
         consts.append(_array(const_names[t], data))
         weight_bytes["portable"] += _nbytes(data)
         weight_bytes["dsp"] += _nbytes(data)
-    by_layer = {i: _layer_code(i, layer) for i, layer in enumerate(graph.layers) if layer.kind != "reshape"}
+    by_layer = {i: _layer_code(i, layer, dsp.get(i)) for i, layer in enumerate(graph.layers)
+                if layer.kind != "reshape"}
     codes = list(by_layer.values())
     for code in codes:
         consts += code.consts
@@ -177,20 +185,25 @@ def generate(graph: Graph, plan: MemoryPlan, *, name: str, source: str, sha256: 
         consts="\n".join(consts), structs_common="\n".join(c.common for c in codes if c.common),
         structs_portable="\n".join(c.portable for c in codes if c.portable),
         structs_dsp="\n".join(c.dsp for c in codes if c.dsp), layer_macs=", ".join(f"{m}u" for m in macs) or "0u",
-        calls="\n".join(_calls(graph, plan, const_names)))
+        calls="\n".join(_calls(graph, plan, const_names, {i for i, d in dsp.items() if d is not None})))
     rows = []
     for i, layer in enumerate(graph.layers):
         shape = "x".join(str(s) for s in graph.tensors[layer.output].shape)
         code = by_layer.get(i)
         flash = f"{code.bytes_portable:>8} {code.bytes_dsp:>8}" if code else f"{0:>8} {0:>8}"
         rows.append(f" *   {i:>3}  {layer.opcode:<18} {shape:<16} {layer.macs:>10} {flash}")
+        if dsp.get(i) is not None:
+            d = dsp[i]
+            routines = ", ".join(r for r in (d.dot, d.rest) if r) or "its own loop"
+            rows.append(f" *          DSP weights {d.note}; {routines}")
     header_text = _HEADER.format(
         source=source, sha256=sha256, guard=macro + "_H", macro=macro, name=name,
         in_bytes=in_t.size, out_bytes=out_t.size, in_scale=repr(float(np.float32(in_t.scale))),
         in_zp=in_t.zero_point, out_scale=repr(float(np.float32(out_t.scale))), out_zp=out_t.zero_point,
         arena_dsp=plan.total_bytes, arena_portable=plan.arena_bytes, greedy=plan.greedy_bytes,
         weights_dsp=weight_bytes["dsp"], weights_portable=weight_bytes["portable"], macs=sum(macs),
-        layers="\n".join(rows), nlayers=len(macs))
+        layers="\n".join(rows), nlayers=len(macs), optimize=optimize,
+        rule=f"{dsp_layout.RULE_BYTES_PER_INSTRUCTION:g}")
     return GeneratedFiles(source_text, header_text, weight_bytes)
 
 
@@ -201,7 +214,10 @@ _HEADER = """\
  * Build {name}_aot.c with the C files of firmware/kernels (include path firmware/kernels). On a Cortex-M4 with the
  * DSP extension the SMLAD kernels are used unless KWS_KERNELS_PORTABLE is defined.
  *
- * Layers: MACs, constant bytes in flash (weights, biases, requantization) of each kernel flavour:
+ * Layers: MACs, constant bytes in flash (weights, biases, requantization) of each kernel flavour, and the
+ * DSP flavour's weight layout (kws/compile/dsp_layout.py, compiled with --optimize {optimize}): int8 weights
+ * where they save at least {rule} B of flash per extra instruction per inference (balanced), int16 wherever
+ * possible (speed), int8 wherever possible (size):
  *   idx  op                 output                 MACs portable      DSP
 {layers}
  */
@@ -266,6 +282,13 @@ _SOURCE = """\
 
 {plan}
 #define KWS_AOT_SCRATCH(i) KWS_AOT_SCRATCH_##i
+
+/* Layers with a DSP stream call the DSP kernels' entry points in DSP builds. */
+#if KWS_KERNELS_DSP
+#define KWS_AOT_DSP(kernel) kernel##_dsp
+#else
+#define KWS_AOT_DSP(kernel) kernel
+#endif
 
 /* A profiling build defines this to mark the end of each layer (kws/compile/m4_runner.py). */
 #ifndef KWS_AOT_LAYER_DONE

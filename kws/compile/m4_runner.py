@@ -112,8 +112,10 @@ def _c_array(name: str, x: np.ndarray) -> str:
 
 
 def run_on_m4(results: Sequence[CompileResult], inputs: Sequence[np.ndarray], *, portable: bool = False,
-              profile: bool = False, build_dir: Path | None = None, timeout: float = 300.0) -> list[M4Run]:
-    """Build one M4 program for `results` (distinct names) and run it on QEMU; one M4Run per model."""
+              profile: bool = False, build_dir: Path | None = None, timeout: float = 300.0,
+              optimize: str = "-O2") -> list[M4Run]:
+    """Build one M4 program for `results` (distinct names) and run it on QEMU; one M4Run per model.
+    `optimize`: the compiler's optimization flag for every source (-O0 runs the DSP kernels' C routines)."""
     from kws.device import m4
 
     build = Path(build_dir) if build_dir is not None else m4.DEFAULT_BUILD_DIR / "compile"
@@ -143,7 +145,7 @@ def run_on_m4(results: Sequence[CompileResult], inputs: Sequence[np.ndarray], *,
     try:
         elf = m4.build_elf([*(r.source for r in results), *kernel_sources(), source],
                            [KERNELS_DIR, *{r.header.parent for r in results}], defines, build,
-                           name="aot_bench", extra_flags=extra)
+                           name="aot_bench", optimize=optimize, extra_flags=extra)
         run = m4.run_elf(elf, timeout=timeout)
     except m4.M4Error as exc:
         raise M4RunError(f"the compiled model(s) did not run on the M4: {exc}") from None
