@@ -132,7 +132,7 @@ def measure(model: Any, files: Any, folder: Path, portable: bool = False) -> dic
 
 def bench_model(model: Any, folder: Path) -> list[dict[str, Any]]:
     """The model's firmware with the DSP kernels; for tiny_conv also with the portable ones (the flash/time trade:
-    the DSP layout keeps the fully connected weights as int16 for SMLAD)."""
+    the DSP layout keeps the convolution's weights as int16 for SMLAD, the fully connected layer's as int8)."""
     from bench_models import board_files
 
     files = board_files(model, folder)
@@ -180,11 +180,10 @@ def print_memory(rows: list[dict[str, Any]]) -> None:
               f"of its flash, {m['ram'] / TFLM_SKETCH['ram']:.0%} of its RAM.")
         own = m["flash"] - m["data_init"] - m["libraries"] - m["model_constants"] - m["frontend_tables"]
         portable_constants = (portable or tiny)["memory"]["model_constants"]
-        print(f"tiny_conv's flash by part: model constants {m['model_constants']:,} (the DSP layout keeps the fully "
-              f"connected layer's weights as int16 for SMLAD, twice their int8 size; portable kernels: "
-              f"{portable_constants:,}), C libraries {m['libraries']:,} (libm's double sin/cos and soft "
-              f"double arithmetic for the FFT's twiddles at init, logf, memcpy), core + kernels + board {own:,}, "
-              f"frontend tables {m['frontend_tables']:,}, initial .data {m['data_init']:,}.")
+        print(f"tiny_conv's flash by part: model constants {m['model_constants']:,} (the DSP layout: the "
+              f"convolution's weights int16 for SMLAD, the fully connected layer's int8, kws compile's default "
+              f"rule; portable kernels: {portable_constants:,}), C libraries {m['libraries']:,}, core + kernels + "
+              f"board {own:,}, frontend tables {m['frontend_tables']:,}, initial .data {m['data_init']:,}.")
 
 
 def print_time(rows: list[dict[str, Any]]) -> None:

@@ -4,6 +4,7 @@ DSP kernels, per model and per layer, against TensorFlow Lite Micro.
     .venv/bin/python tools/bench_compile.py                     # tiny_conv, DS-CNN and the MLPerf Tiny model
     .venv/bin/python tools/bench_compile.py --models mlperf_ds_cnn --json bench.json
     .venv/bin/python tools/bench_compile.py --tflite my_model.tflite
+    .venv/bin/python tools/bench_compile.py --models tiny_conv --optimize speed    # int16 weights everywhere
 
 Per model: instructions per inference and per MAC under QEMU (-icount shift=0: SysTick counts instructions
 exactly to 40; instructions, not Cortex-M4 cycles), flash (the generated model's code and constants plus
@@ -100,7 +101,8 @@ def _host_time(fn, x: np.ndarray, repeats: int) -> float:
     return best
 
 
-def bench_model(name: str, model: bytes, x: np.ndarray, folder: Path, host_inputs: int) -> dict:
+def bench_model(name: str, model: bytes, x: np.ndarray, folder: Path, host_inputs: int,
+                optimize: str = "balanced") -> dict:
     from compile_models import tflm_outputs
 
     from export.tflm_check import find_arena
@@ -110,9 +112,10 @@ def bench_model(name: str, model: bytes, x: np.ndarray, folder: Path, host_input
 
     path = folder / f"{name}.tflite"
     path.write_bytes(model)
-    result = compile_tflite(path, folder / f"{name}_gen", name=name)
+    result = compile_tflite(path, folder / f"{name}_gen", name=name, optimize=optimize)
     golden = tflm_outputs(model, x)
-    row: dict = {"model": name, "macs": result.macs, "layers": [], "goal_per_mac": GOALS.get(name)}
+    row: dict = {"model": name, "macs": result.macs, "layers": [], "goal_per_mac": GOALS.get(name),
+                 "optimize": optimize}
     for flavour in ("portable", "dsp"):
         build = folder / f"m4_{flavour}"
         run = run_on_m4([result], [x], portable=flavour == "portable", build_dir=build)[0]
@@ -125,7 +128,8 @@ def bench_model(name: str, model: bytes, x: np.ndarray, folder: Path, host_input
         row[flavour]["ram"] = row[flavour]["arena"] + run.stack_bytes
         for i, layer in enumerate(result.layers):
             if len(row["layers"]) <= i:
-                row["layers"].append({"index": i, "op": layer.opcode, "macs": layer.macs})
+                row["layers"].append({"index": i, "op": layer.opcode, "macs": layer.macs,
+                                      "dsp_weights": layer.dsp_weights})
             row["layers"][i][flavour] = profiled.layer_instructions[i] if i < len(profiled.layer_instructions) else 0
     sample = x[:1].reshape(1, *x.shape[1:])
     from kws.compile.tflite_reader import read_tflite
@@ -143,7 +147,8 @@ def bench_model(name: str, model: bytes, x: np.ndarray, folder: Path, host_input
 
 
 def print_tables(rows: list[dict]) -> None:
-    print("\n## Compiled models on the Cortex-M4 (QEMU mps2-an386, instructions), against TFLM\n")
+    print(f"\n## Compiled models on the Cortex-M4 (QEMU mps2-an386, instructions), against TFLM (kws compile "
+          f"--optimize {rows[0]['optimize'] if rows else 'balanced'})\n")
     print("| model | MACs | portable instr (per MAC) | DSP instr (per MAC) | goal | bit-exact | flash portable / DSP "
           "(code+consts, B) | RAM portable / DSP (buffer+stack, B) | TFLM arena (B) | DSP RAM / TFLM | "
           "host us AOT / TFLM |")
@@ -158,13 +163,14 @@ def print_tables(rows: list[dict]) -> None:
     print("\nAnchors (DS-CNN, Cortex-M4 cycles/MAC): TFLM + CMSIS-NN 8.2, microTVM + CMSIS-NN 4.5, X-CUBE-AI 1.95."
           "\nQEMU counts instructions; an M4 needs at least one cycle each (loads, SMLAD pipelines, branches more).")
     for r in rows:
-        print(f"\n### {r['model']}: per layer (instructions per inference)\n")
-        print("| # | op | MACs | portable | DSP | DSP per MAC |")
-        print("|---:|---|---:|---:|---:|---:|")
+        print(f"\n### {r['model']}: per layer (instructions per inference; DSP weights by kws compile "
+              f"--optimize {r['optimize']})\n")
+        print("| # | op | MACs | portable | DSP | DSP per MAC | DSP weights |")
+        print("|---:|---|---:|---:|---:|---:|---|")
         for layer in r["layers"]:
             per = f"{layer['dsp'] / layer['macs']:.2f}" if layer["macs"] else "-"
             print(f"| {layer['index']} | {layer['op']} | {layer['macs']:,} | {layer['portable']:,.0f} | "
-                  f"{layer['dsp']:,.0f} | {per} |")
+                  f"{layer['dsp']:,.0f} | {per} | {layer['dsp_weights'] or '-'} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(random int8 inputs)")
     parser.add_argument("--inputs", type=int, default=3, help="inputs per model on the M4 (default 3)")
     parser.add_argument("--host-inputs", type=int, default=200, help="inputs for the host timing (default 200)")
+    parser.add_argument("--optimize", default="balanced", choices=("balanced", "speed", "size"),
+                        help="kws compile --optimize: the DSP kernels' weight layout per layer (default balanced)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     from kws.device import m4
@@ -195,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for name, model, x in models:
             print(f"benchmarking {name} ...", file=sys.stderr)
-            rows.append(bench_model(name, model, x, folder, args.host_inputs))
+            rows.append(bench_model(name, model, x, folder, args.host_inputs, args.optimize))
     print_tables(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
