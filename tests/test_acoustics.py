@@ -156,3 +156,22 @@ def test_spec_augment_masks_have_the_requested_spans():
 def test_bad_realism_settings_are_config_errors(section, values):
     with pytest.raises(ConfigError):
         section(**values).validate()
+
+
+def test_training_applies_spec_augment_per_step_with_the_example_mean():
+    import torch
+
+    from kws.config import KwsConfig
+    from kws.train import _spec_augment
+
+    x = torch.randn(4, 49, 40)
+    off = KwsConfig()
+    assert _spec_augment(x, off, 3) is x
+    on = KwsConfig(training=TrainingConfig(spec_time_masks=2, spec_time_mask_frames=8, spec_freq_masks=1,
+                                           spec_freq_mask_bins=6))
+    a, b, c = _spec_augment(x, on, 3), _spec_augment(x, on, 3), _spec_augment(x, on, 4)
+    assert torch.equal(a, b) and not torch.equal(a, c)  # a resumed run draws the same masks for a step
+    changed = a != x
+    assert changed.any()
+    mean = x.mean(dim=(1, 2), keepdim=True).expand_as(x)
+    assert torch.equal(a[changed], mean[changed])
