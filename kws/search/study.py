@@ -12,8 +12,10 @@ before was told, and each trial's sampler is seeded by its number. So the parame
 seed, the batch size and the results before its batch: the same on 1 core or 16 Ray workers, and the same after a
 kill. The study lives in runs/<search>/study.journal (JournalStorage: append-only, nothing lost by a kill). A
 search started again finds the trials the killed one left RUNNING, runs them again with their recorded parameters
-(their training resumes from its checkpoint), fills their batch, and goes on; every trial is told exactly once.
-One search process per folder (its lock), so a RUNNING trial found at the start is always a dead process's.
+(their training resumes from its checkpoint), fills their batch (its bounds are recorded in the study), and goes
+on; every trial is told exactly once. One search process per folder (its lock), so a RUNNING trial found at the
+start is always a dead process's. A sampled point an earlier trial measured is told that trial's results without
+running (training is seeded: it would make the same model) and does not count towards search.trials.
 """
 
 from __future__ import annotations
@@ -45,16 +47,16 @@ def _optuna() -> Any:
     return optuna
 
 
-def make_sampler(config: SearchConfig, number: int) -> Any:
-    """The configured sampler, seeded for trial `number`."""
+def make_sampler(config: SearchConfig, number: int, explore: bool = False) -> Any:
+    """The configured sampler, seeded for trial `number`; Optuna's random sampler when `explore`."""
     optuna = _optuna()
     s = config.search
     seed = s.seed * 1_000_003 + number
-    if s.sampler == "random":
+    if s.sampler == "random" or explore:
         return optuna.samplers.RandomSampler(seed=seed)
     if s.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=s.population)
-    # constant_liar: a batch's running trials count as bad results, so one batch does not ask the same point twice.
+    # constant_liar: a batch's running trials count as bad results, so one batch rarely asks the same point twice.
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=s.startup_trials, constant_liar=True)
 
 
@@ -98,21 +100,24 @@ def next_batch(study: Any, config: SearchConfig, target: int) -> list[Any]:
     start = min(unfinished) if unfinished else len(trials)
     recorded = study.user_attrs.get("batch")
     if stale and recorded and recorded[0] <= min(t.number for t in stale) < recorded[1]:
-        end = int(recorded[1])
+        end, explore = int(recorded[1]), bool(recorded[2:3] and recorded[2])
     else:
         missing = max(target - counted(trials), 0)
         end = min(start + min(config.search.batch_size, missing), MAX_ASKED * target)
         end = max(end, max((t.number + 1 for t in stale), default=0))
-        study.set_user_attr("batch", [start, end])
+        # A batch that only repeated measured points: the sampler is stuck there; the next batch draws at random.
+        before = [t for t in trials if recorded and recorded[0] <= t.number < recorded[1] and t.state.is_finished()]
+        explore = bool(before) and all("repeat_of" in t.user_attrs for t in before)
+        study.set_user_attr("batch", [start, end, explore])
     batch = []
     for frozen in stale:
         # Re-suggesting returns the recorded values (after a kill between ask and suggest, the rest are drawn).
-        study.sampler = make_sampler(config, frozen.number)
+        study.sampler = make_sampler(config, frozen.number, explore)
         trial = optuna.trial.Trial(study, frozen._trial_id)  # FrozenTrial has no public id; Trial() needs it
         suggest(trial, config.space)
         batch.append(trial)
     while (number := _next_number(study, optuna)) < end:
-        study.sampler = make_sampler(config, number)
+        study.sampler = make_sampler(config, number, explore)
         trial = study.ask()
         if trial.number != number:  # pragma: no cover - Optuna pops the first waiting trial
             raise RuntimeError(f"Optuna gave trial {trial.number}, expected {number}")
@@ -167,25 +172,32 @@ def run_search(config: SearchConfig, folder: SearchFolder, executor: Executor, b
                     f"tried ({counted(trials)} distinct of the {target} asked for); widen the space")
                 return ran
         batch = {trial.number: trial for trial in next_batch(study, config, target)}
-        jobs = []
+        jobs: list[TrialJob] = []
+        twins: dict[int, int] = {}  # a trial with the parameters of an earlier one of its batch -> that one
         for number, trial in batch.items():
             params = dict(trial.params)
             outcome = _known_outcome(study, number, params, config, base_values)
-            if outcome is not None:  # over budget before training, or a repeat: nothing to run
-                tell(study, trial, config, outcome)
-                ran += 1
-                say(_outcome_line(outcome, params))
-                on_told()
+            if outcome is None:
+                twin = next((job.number for job in jobs if job.params == params), None)
+                if twin is not None:
+                    twins[number] = twin
+                    continue
+                _write_trial_config(folder, number, params, base_values)
+                jobs.append(TrialJob(number, params, str(folder.dir.resolve()), config.search.eval_clips,
+                                     config.search.trial_timeout_s, getattr(executor, "threads", 1)))
+                say(f"trial {number}: {describe(params)}: started ({executor.where})")
                 continue
-            _write_trial_config(folder, number, params, base_values)
-            jobs.append(TrialJob(number, params, str(folder.dir.resolve()), config.search.eval_clips,
-                                 config.search.trial_timeout_s, getattr(executor, "threads", 1)))
-            say(f"trial {number}: {describe(params)}: started ({executor.where})")
-        for outcome in executor.run(jobs):
-            trial = batch[outcome.number]
-            tell(study, trial, config, outcome)
+            tell(study, trial, config, outcome)  # over budget before training, or a repeat: nothing to run
             ran += 1
-            say(_outcome_line(outcome, trial.params))
+            say(_outcome_line(outcome, params))
+            on_told()
+        for outcome in executor.run(jobs):
+            told = [(outcome.number, outcome)] + [(n, _repeat(n, outcome)) for n, t in twins.items()
+                                                  if t == outcome.number]
+            for number, result in told:
+                tell(study, batch[number], config, result)
+                ran += 1
+                say(_outcome_line(result, batch[number].params))
             on_told()
 
 
@@ -202,6 +214,14 @@ def _known_outcome(study: Any, number: int, params: Mapping[str, Any], config: S
             return TrialOutcome(number, "complete", values, reason=f"the parameters of trial {values['repeat_of']}: "
                                 f"its results, not run again")
     return None
+
+
+def _repeat(number: int, first: TrialOutcome) -> TrialOutcome:
+    """Trial `number`'s outcome when it had the parameters of `first`, run in the same batch."""
+    if first.ok:
+        return TrialOutcome(number, "complete", {**first.values, "repeat_of": first.number},
+                            f"the parameters of trial {first.number}: its results, not run again")
+    return TrialOutcome(number, first.state, {}, f"the parameters of trial {first.number}, which ended: {first.reason}")
 
 
 def _outcome_line(outcome: TrialOutcome, params: Mapping[str, Any]) -> str:
