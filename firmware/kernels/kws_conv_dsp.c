@@ -75,7 +75,7 @@ static __attribute__((noinline)) const int8_t *kws_conv_window(const kws_conv_ds
 }
 
 /* One pixel: its vector x through the layer's routines into o. */
-static __attribute__((noinline)) void kws_conv_pixel(const kws_conv_dsp_ctx *cx, const int8_t *x, int8_t *o) {
+static inline void kws_conv_pixel(const kws_conv_dsp_ctx *cx, const int8_t *x, int8_t *o) {
     const kws_conv_params *p = cx->p;
     kws_dsp_vec v;
     kws_dsp_vec_at(&v, x, cx->k, cx->x16);
