@@ -229,7 +229,8 @@ def test_a_stage_killed_by_sigkill_is_a_killed_trial_and_errors_keep_their_own_l
     assert code == -signal.SIGKILL and "working" in text
     state, reason = classify("train", code, text)
     assert state == "killed" and reason.startswith("train: killed by SIGKILL (the kernel's out-of-memory killer")
-    assert classify("export", 2, "x\nkws: error: budget nano33ble: flash 2,000,000 does not fit\n")[0] == "over_budget"
+    assert classify("export", 2, "x\nkws: error: the model does not fit Arduino Nano 33\n")[0] == "over_budget"
+    assert classify("train", 2, "kws: error: x.pt does not fit the configured model")[0] == "failed"
     assert classify("eval", 2, "kws: error: region `FLASH' overflowed by 12 bytes")[0] == "over_budget"
     assert classify("train", 1, "Traceback ...\nMemoryError\n") == ("failed", "train: out of memory: MemoryError")
     assert classify("export", 2, "noise\nkws: error: onnx2tf failed\nmore\n") == \

@@ -143,7 +143,9 @@ def classify(stage: str, returncode: int, text: str) -> tuple[str, str]:
     line = _error_line(text)
     if "memoryerror" in lowered or "out of memory" in lowered or "cannot allocate memory" in lowered:
         return "failed", f"{stage}: out of memory: {line}"
-    if "overflowed by" in lowered or "does not fit" in lowered or "budgeterror" in lowered:
+    # The export's budget check (BudgetError: "the model does not fit <board>") and the M4 link ("region FLASH
+    # overflowed by N bytes"); only those stages can say so.
+    if stage in ("export", "eval") and ("overflowed by" in lowered or "model does not fit" in lowered):
         return "over_budget", f"{stage}: does not fit the board: {line}"
     return "failed", f"{stage}: exit status {returncode}: {line}"
 
