@@ -11,6 +11,7 @@ QEMU (the first test checks the two agree on a program of known depth).
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -61,8 +62,9 @@ def test_the_host_reads_the_paint_as_the_board_does(tmp_path):
     require_m4()
     elf = m4.build_elf([m4.BOARD_DIR / "tests" / "stack_depth.c"], defines={"DEPTH": 1000}, out_dir=tmp_path)
     with m4.M4Board(elf=elf) as board, BoardLink.open(board.port, timeout=10.0) as link:
+        link.send_raw(b"?")  # the program prints only then: what it wrote before the pty was open would be lost
         deadline, text = time.monotonic() + 10, ""
-        while "size=" not in text and time.monotonic() < deadline:
+        while not re.search(r"size=\d+\s*!?\r\n", text) and time.monotonic() < deadline:
             text += link.read_text(0.2)
         on_board = key_values(text)
         use = board.stack_use()

@@ -1,6 +1,7 @@
 /* A known stack depth for the host's reading of the painted stack (tests/test_m4_stack.py): uses DEPTH bytes
- * of a local array, prints m4_stack_high_water() and m4_stack_size() as "high_water=N size=M", then idles so
- * the host can read the same paint through QEMU (kws.device.m4.M4Board.stack_use). */
+ * of a local array, waits for one byte from the host (QEMU's pty drops what is written before the host opens it),
+ * prints m4_stack_high_water() and m4_stack_size() as "high_water=N size=M", then idles so the host can read
+ * the same paint through QEMU (kws.device.m4.M4Board.stack_use). */
 #include "m4_board.h"
 
 #ifndef DEPTH
@@ -28,6 +29,7 @@ __attribute__((noinline)) static uint32_t deep(void)
 int main(void)
 {
     const uint32_t sum = deep();
+    (void)m4_uart_getc();
     m4_uart_puts("high_water=");
     m4_uart_put_u32((uint32_t)m4_stack_high_water());
     m4_uart_puts(" size=");
