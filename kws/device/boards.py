@@ -19,6 +19,7 @@ from kws.errors import KwsError
 from kws.run import Run
 
 if TYPE_CHECKING:
+    from kws.compile.command import CompileResult
     from kws.device.artifacts import ExportedModel
 
 BOARDS = ("host", "m4")
@@ -37,12 +38,22 @@ class BoardChoiceError(KwsError):
     """An emulated board that does not exist, or cannot serve this model."""
 
 
-def compiled_model_dir(exported: "ExportedModel", build_dir: Path | None = None) -> Path:
-    """The folder with kws_model_aot.c/.h for exactly `exported.model`, compiled now by this kws (a second or
-    two; unchanged files keep their timestamps, so the firmware build cache still hits): the export's aot/
-    for the run's own model, a build folder for another."""
+def compile_exported(exported: "ExportedModel", folder: Path) -> "CompileResult":
+    """kws_model_aot.c/.h of exactly `exported.model` in `folder`, compiled now by this kws (a second or two, no
+    TensorFlow; unchanged files keep their timestamps, so the firmware build caches still hit), so the C matches
+    this checkout's compiler and kernels as well as the model. CompileError when the model has no C form;
+    KwsError when the file changed while it was compiled (the C would not be the export's)."""
     from kws.compile.command import compile_tflite
 
+    result = compile_tflite(exported.model_path, folder)
+    if result.sha256 != exported.sha256:
+        raise KwsError(f"{exported.model_path} changed while it was compiled to C; run the command again")
+    return result
+
+
+def compiled_model_dir(exported: "ExportedModel", build_dir: Path | None = None) -> Path:
+    """The folder with kws_model_aot.c/.h for exactly `exported.model` (compile_exported): the export's aot/
+    for the run's own model, a build folder for another."""
     run = Run.at(exported.run_dir)
     if exported.model_path.resolve() == run.export_model.resolve():
         folder = run.aot_dir
@@ -50,7 +61,7 @@ def compiled_model_dir(exported: "ExportedModel", build_dir: Path | None = None)
         from kws.device.m4 import DEFAULT_BUILD_DIR
 
         folder = Path(build_dir or DEFAULT_BUILD_DIR) / "aot" / exported.sha256[:16]
-    compile_tflite(exported.model_path, folder)
+    compile_exported(exported, folder)
     return folder
 
 
@@ -99,5 +110,5 @@ CLOCKS = {"host": "host CPU microseconds (wall clock of this machine)",
 """What the TIMING microseconds of each emulated board measure."""
 
 
-__all__ = ["BOARDS", "CLOCKS", "BoardChoiceError", "EmulatedBoard", "compiled_model_dir", "emulated_board",
-           "firmware_figures"]
+__all__ = ["BOARDS", "CLOCKS", "BoardChoiceError", "EmulatedBoard", "compile_exported", "compiled_model_dir",
+           "emulated_board", "firmware_figures"]

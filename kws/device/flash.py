@@ -45,6 +45,7 @@ from typing import Any, Callable, Sequence
 
 from kws.device.arduino_cli import ArduinoCli, tail
 from kws.device.artifacts import GENERATED_FILES, MODEL_SOURCE, SETTINGS_HEADER, TABLES_HEADER, ExportedModel
+from kws.device.boards import compile_exported
 from kws.device.ports import (
     APP_PIDS,
     ARDUINO_VID,
@@ -143,20 +144,15 @@ def ensure_tflm_library(cli: ArduinoCli, git_url: str = TFLM_GIT_URL) -> str:
 
 def compile_model(exported: ExportedModel, say: Callable[[str], None] = print) -> Path:
     """runs/<run>/export/aot/ (Run.aot_dir) holding kws_model_aot.c/.h of exactly the export's model; returns it.
-
-    `kws compile` runs every time (a second or two, no TensorFlow; unchanged files keep their timestamps), so
-    the C matches this checkout's compiler and kernels as well as the model, not only the model's hash."""
-    from kws.compile.command import compile_tflite
+    Compiled every time (kws.device.boards.compile_exported), so the sketch matches this checkout's compiler."""
     from kws.compile.graph import CompileError
 
     folder = Run.at(exported.run_dir).aot_dir
     try:
-        result = compile_tflite(exported.model_path, folder)
+        result = compile_exported(exported, folder)
     except CompileError as exc:
         raise FlashError(f"the model cannot be compiled to C: {exc}; flash it with TensorFlow Lite Micro instead: "
                          f"kws flash --backend tflm (make flash BACKEND=tflm)") from None
-    if result.sha256 != exported.sha256:  # the file changed under us: the sketch would not be the export's
-        raise FlashError(f"{exported.model_path} changed while kws flash compiled it; run kws flash again")
     say(f"compiled model: {folder}/ ({result.macs:,} MACs; weights {result.weight_bytes_dsp:,} B with the DSP "
         f"kernels, {result.weight_bytes:,} B portable; activations {result.arena_bytes_dsp:,} B)")
     return folder
