@@ -80,13 +80,9 @@ def input_shape(model: bytes) -> tuple[int, ...]:
 
 
 def _weights(rng: np.random.Generator, shape: tuple[int, ...], per_channel_axis: int = -1) -> np.ndarray:
-    # Per-channel magnitudes spread over a decade, so per-channel scales really differ.
-    w = rng.normal(0.0, 1.0, shape)
-    axis = per_channel_axis % len(shape)
-    spread = 10 ** rng.uniform(-1, 0, shape[axis])
-    spread = spread.reshape([shape[axis] if d == axis else 1 for d in range(len(shape))])
-    fan_in = np.prod([s for d, s in enumerate(shape) if d != len(shape) - 1 and d != axis] or [1])
-    return (w * spread / np.sqrt(fan_in)).astype(np.float32)
+    from export.seeded_models import seeded_weights
+
+    return seeded_weights(rng, shape, 1.0, per_channel_axis)
 
 
 def _activation(t: Any, rng: np.random.Generator) -> tuple[str, Callable]:
@@ -239,93 +235,28 @@ def tiny_conv_tflite(folder: Path, depthwise: bool = False, seed: int = 4, filte
     seeded weights on the default log-mel frontend, through the export stage's converter. depthwise=True
     writes the first layer as the depthwise convolution with multiplier 8 that TFLite made of it in TFLM's
     shipped micro_speech model (1 input channel)."""
-    from tiny_export import _calibration
-
-    from export.tf_convert import convert_int8
+    from export.seeded_models import convert_module, noise_and_tone_features, tiny_conv_module
     from kws.config import load_config
 
-    t = tf()
     config = load_config(None, [])
-    cfg = config.frontend
-    labels = len(config.data.labels())
-    rng = np.random.default_rng(seed)
-    frames, feats = cfg.num_frames, cfg.num_features
-    oh, ow = -(-frames // 2), -(-feats // 2)
-    kernel = (rng.normal(0, 0.15, (10, 8, 1, filters))).astype(np.float32)
-    conv_b = rng.normal(0, 0.1, filters).astype(np.float32)
-    fc = rng.normal(0, 0.03, (oh * ow * filters, labels)).astype(np.float32)
-    fc_b = rng.normal(0, 0.3, labels).astype(np.float32)
-
-    class Tiny(t.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.kernel, self.conv_b = t.Variable(kernel), t.Variable(conv_b)
-            self.fc, self.fc_b = t.Variable(fc), t.Variable(fc_b)
-
-        @t.function(input_signature=[t.TensorSpec([1, frames, feats], t.float32, name="features")])
-        def __call__(self, features):
-            x = t.reshape(features, [1, frames, feats, 1])
-            if depthwise:
-                x = t.nn.depthwise_conv2d(x, self.kernel, [1, 2, 2, 1], "SAME")
-            else:
-                x = t.nn.conv2d(x, self.kernel, 2, "SAME")
-            x = t.reshape(t.nn.relu(x + self.conv_b), [1, -1])
-            return {"scores": t.nn.softmax(t.matmul(x, self.fc) + self.fc_b)}
-
-    module = Tiny()
-    saved = Path(folder) / f"tiny_conv_{'dw' if depthwise else 'conv'}"
-    t.saved_model.save(module, str(saved), signatures={"serving_default": module.__call__})
-    return convert_int8(saved, _calibration(config, clips=16, seed=seed), cfg).model
+    module = tiny_conv_module(config, seed=seed, filters=filters, depthwise=depthwise)
+    return convert_module(module, config, Path(folder) / f"tiny_conv_{'dw' if depthwise else 'conv'}",
+                          noise_and_tone_features(config, seed=seed))
 
 
 # ------------------------------------------------------------------------------------------- DS-CNN
 
 def ds_cnn_tflite(folder: Path, feature_type: str, seed: int = 5, width: int = 64, labels: int = 12) -> bytes:
     """The README's DS-CNN on `feature_type` features with seeded weights (batch norm folded into the convs),
-    converted by the export stage (input pinned to the frontend's int8 quantization). Calibrated on real-ish
-    synthetic features (tests/tiny_export.py's generator)."""
-    from tiny_export import _calibration
-
-    from export.tf_convert import convert_int8
+    converted by the export stage (input pinned to the frontend's int8 quantization), calibrated on noise and
+    tones (export.seeded_models)."""
+    from export.seeded_models import convert_module, ds_cnn_module, noise_and_tone_features
     from kws.config import load_config
 
-    t = tf()
     config = load_config(None, [f"frontend.feature_type={feature_type!r}".replace("'", '"')])
-    cfg = config.frontend
-    rng = np.random.default_rng(seed)
-    frames, feats = cfg.num_frames, cfg.num_features
-    oh, ow = -(-frames // 2), -(-feats // 2)
-
-    def var(shape, axis=-1, gain=1.0):
-        return t.Variable(_weights(rng, shape, axis) * gain)
-
-    class DSCNN(t.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv = var((10, 4, 1, width), gain=2.0)
-            self.conv_b = t.Variable(rng.normal(0, 0.2, width).astype(np.float32))
-            self.dw = [var((3, 3, width, 1), axis=2, gain=2.0) for _ in range(4)]
-            self.dw_b = [t.Variable(rng.normal(0, 0.2, width).astype(np.float32)) for _ in range(4)]
-            self.pw = [var((1, 1, width, width), gain=2.0) for _ in range(4)]
-            self.pw_b = [t.Variable(rng.normal(0, 0.2, width).astype(np.float32)) for _ in range(4)]
-            self.fc = var((width, labels), gain=2.0)
-            self.fc_b = t.Variable(rng.normal(0, 0.3, labels).astype(np.float32))
-
-        @t.function(input_signature=[t.TensorSpec([1, frames, feats], t.float32, name="features")])
-        def __call__(self, features):
-            x = t.reshape(features, [1, frames, feats, 1])
-            x = t.nn.relu(t.nn.conv2d(x, self.conv, 2, "SAME") + self.conv_b)
-            for i in range(4):
-                x = t.nn.relu(t.nn.depthwise_conv2d(x, self.dw[i], [1, 1, 1, 1], "SAME") + self.dw_b[i])
-                x = t.nn.relu(t.nn.conv2d(x, self.pw[i], 1, "SAME") + self.pw_b[i])
-            x = t.nn.avg_pool2d(x, [oh, ow], [oh, ow], "VALID")
-            x = t.reshape(x, [1, width])
-            return {"scores": t.nn.softmax(t.matmul(x, self.fc) + self.fc_b)}
-
-    module = DSCNN()
-    saved = Path(folder) / f"ds_cnn_{feature_type}"
-    t.saved_model.save(module, str(saved), signatures={"serving_default": module.__call__})
-    return convert_int8(saved, _calibration(config, clips=16, seed=seed), cfg).model
+    module = ds_cnn_module(config, seed=seed, width=width, labels=labels)
+    return convert_module(module, config, Path(folder) / f"ds_cnn_{feature_type}",
+                          noise_and_tone_features(config, seed=seed))
 
 
 def real_features(root: Path, feature_type: str, count: int = 8) -> np.ndarray:

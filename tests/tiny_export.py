@@ -6,8 +6,8 @@
 Why not the trained run of tests/test_export.py: that fixture is module-scoped there and costs ~45 s
 (synthetic set, training, onnx2tf), too slow to share with the emulator and flash tests (< 90 s each).
 This builds the graph tiny_conv converts to (RESHAPE, CONV_2D 10x8 stride 2 SAME + ReLU, RESHAPE,
-FULLY_CONNECTED, SOFTMAX) straight in TensorFlow with seeded weights, then goes through the export
-stage's own code for everything after hop 2: `export.tf_convert.convert_int8` (input pinned to the
+FULLY_CONNECTED, SOFTMAX) straight in TensorFlow with seeded weights (export.seeded_models), then goes
+through the export stage's own code for everything after hop 2: `export.tf_convert.convert_int8` (input pinned to the
 frontend's quantization), `export.audit.audit_ops`, `export.tflm_check.find_arena` and
 `kws.device.generated_c.write_generated` (which also writes generated/device_settings.json); paths come from
 `kws.run.Run`. The weights are random but the "yes" output has a bias, so scores vary from clip to clip
@@ -25,7 +25,6 @@ from kws.fsutil import write_json
 from kws.run import Run
 
 FILTERS = 4
-KERNEL = (10, 8)
 # Recognizer defaults for this model: a low threshold so its biased, noisy "yes" is detected on speech.
 DEPLOY = ["deploy.detection_threshold=90", "deploy.minimum_count=2", "deploy.suppression_ms=1000"]
 
@@ -35,64 +34,12 @@ def tiny_config() -> KwsConfig:
     return load_config(None, DEPLOY)
 
 
-def _calibration(config: KwsConfig, clips: int = 24, seed: int = 3) -> np.ndarray:
-    """Float features of synthetic audio (noise bursts and tones at several levels) for calibration."""
-    from kws.frontend import dequantize_features, reference_features_int8
-
-    cfg = config.frontend
-    rng = np.random.default_rng(seed)
-    t = np.arange(cfg.clip_samples) / cfg.sample_rate
-    out = []
-    for i in range(clips):
-        level = 10 ** rng.uniform(-3.5, -0.5)
-        audio = level * rng.standard_normal(cfg.clip_samples)
-        if i % 2:
-            audio += level * np.sin(2 * np.pi * rng.uniform(150, 3000) * t)
-        envelope = np.clip(np.sin(np.pi * (t - rng.uniform(0, 0.4)) / rng.uniform(0.3, 0.8)), 0.05, 1.0)
-        pcm = np.clip(audio * envelope * 32767, -32768, 32767).astype(np.int16)
-        out.append(dequantize_features(reference_features_int8(pcm, cfg), cfg).astype(np.float32))
-    return np.stack(out)
-
-
-def _saved_model(config: KwsConfig, folder: Path, seed: int) -> None:
-    from export.tfenv import import_tensorflow
-
-    tf = import_tensorflow()
-    cfg = config.frontend
-    labels = len(config.data.labels())
-    rng = np.random.default_rng(seed)
-    out_h, out_w = -(-cfg.num_frames // 2), -(-cfg.num_features // 2)
-    kernel = rng.normal(0.0, 0.05, (*KERNEL, 1, FILTERS)).astype(np.float32)
-    conv_bias = rng.normal(0.0, 0.1, FILTERS).astype(np.float32)
-    fc = rng.normal(0.0, 0.02, (out_h * out_w * FILTERS, labels)).astype(np.float32)
-    fc_bias = np.zeros(labels, np.float32)
-    fc_bias[2] = 1.0  # "yes"
-
-    class Tiny(tf.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.kernel = tf.Variable(kernel)
-            self.conv_bias = tf.Variable(conv_bias)
-            self.fc = tf.Variable(fc)
-            self.fc_bias = tf.Variable(fc_bias)
-
-        @tf.function(input_signature=[tf.TensorSpec([1, cfg.num_frames, cfg.num_features], tf.float32,
-                                                    name="features")])
-        def __call__(self, features):
-            x = tf.reshape(features, [1, cfg.num_frames, cfg.num_features, 1])
-            x = tf.nn.relu(tf.nn.conv2d(x, self.kernel, strides=2, padding="SAME") + self.conv_bias)
-            x = tf.reshape(x, [1, -1])  # H, W, C order, as the PyTorch export flattens
-            return {"scores": tf.nn.softmax(tf.matmul(x, self.fc) + self.fc_bias)}
-
-    module = Tiny()
-    tf.saved_model.save(module, str(folder), signatures={"serving_default": module.__call__})
-
-
 def build_tiny_export(run_dir: Path, seed: int = 11) -> Path:
     """Write run_dir/config.toml and run_dir/export/ (model_int8.tflite, ops.json, parity.json with the
     arena figures, generated/); returns run_dir."""
     from export.audit import audit_ops
     from export.layout import OPS_AUDIT
+    from export.seeded_models import noise_and_tone_features, save_module, tiny_conv_module
     from export.tf_convert import convert_int8
     from export.tflm_check import find_arena
     from kws.device.budget import check_budget
@@ -102,9 +49,11 @@ def build_tiny_export(run_dir: Path, seed: int = 11) -> Path:
     run = Run.at(run_dir)
     run.export_dir.mkdir(parents=True)
     write_resolved_config(config, run.dir)
-    saved_model = run.dir / "saved_model"  # scratch of this helper, outside the export folder
-    _saved_model(config, saved_model, seed)
-    calibration = _calibration(config)
+    fc_bias = np.zeros(len(config.data.labels()), np.float32)
+    fc_bias[2] = 1.0  # "yes"
+    module = tiny_conv_module(config, seed=seed, filters=FILTERS, kernel_std=0.05, fc_std=0.02, fc_bias=fc_bias)
+    saved_model = save_module(module, run.dir / "saved_model")  # scratch of this helper, outside the export folder
+    calibration = noise_and_tone_features(config, clips=24)
     conversion = convert_int8(saved_model, calibration, config.frontend)
     model = conversion.model
     run.export_model.write_bytes(model)

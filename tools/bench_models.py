@@ -1,5 +1,6 @@
 """Untrained models for the board benchmark (tools/bench_board.py): seeded weights, the TFLite converter, and the
-files the M4 board's firmware is built from. TensorFlow (export.tfenv); a tool, never imported by `kws`.
+files the M4 board's firmware is built from (the graphs: export.seeded_models). TensorFlow; a tool, never
+imported by `kws`.
 
     from bench_models import tiny_conv, ds_cnn, mlperf_ds_cnn, board_files
     model = tiny_conv(folder)                          # BenchModel: name, int8 flatbuffer, config, note
@@ -18,9 +19,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from kws.config import KwsConfig, load_config
 
@@ -39,116 +37,23 @@ class BenchModel:
     note: str
 
 
-def _tf() -> Any:
-    from export.tfenv import import_tensorflow
-
-    return import_tensorflow()
-
-
-def calibration(config: KwsConfig, clips: int = 16, seed: int = 3) -> np.ndarray:
-    """Float features [clips, frames, features] of noise bursts and tones at several levels (no data needed)."""
-    from kws.frontend import dequantize_features, reference_features_int8
-
-    cfg = config.frontend
-    rng = np.random.default_rng(seed)
-    t = np.arange(cfg.clip_samples) / cfg.sample_rate
-    out = []
-    for i in range(clips):
-        level = 10 ** rng.uniform(-3.5, -0.5)
-        audio = level * rng.standard_normal(cfg.clip_samples)
-        if i % 2:
-            audio += level * np.sin(2 * np.pi * rng.uniform(150, 3000) * t)
-        envelope = np.clip(np.sin(np.pi * (t - rng.uniform(0, 0.4)) / rng.uniform(0.3, 0.8)), 0.05, 1.0)
-        pcm = np.clip(audio * envelope * 32767, -32768, 32767).astype(np.int16)
-        out.append(dequantize_features(reference_features_int8(pcm, cfg), cfg).astype(np.float32))
-    return np.stack(out)
-
-
-def _convert(module: Any, config: KwsConfig, folder: Path, name: str, seed: int) -> bytes:
-    from export.tf_convert import convert_int8
-
-    tf = _tf()
-    saved = Path(folder) / f"{name}_saved_model"
-    tf.saved_model.save(module, str(saved), signatures={"serving_default": module.__call__})
-    return convert_int8(saved, calibration(config, seed=seed), config.frontend).model
-
-
 def tiny_conv(folder: Path, seed: int = 4, filters: int = 8) -> BenchModel:
     """TensorFlow's tiny_conv with seeded weights (labels _silence_, _unknown_, yes, no; log-mel 49 x 40)."""
-    tf = _tf()
+    from export.seeded_models import convert_module, noise_and_tone_features, tiny_conv_module
+
     config = load_config(None, [])
-    cfg = config.frontend
-    frames, feats, labels = cfg.num_frames, cfg.num_features, len(config.data.labels())
-    rng = np.random.default_rng(seed)
-    oh, ow = -(-frames // 2), -(-feats // 2)
-    kernel = rng.normal(0, 0.15, (10, 8, 1, filters)).astype(np.float32)
-    conv_b = rng.normal(0, 0.1, filters).astype(np.float32)
-    fc = rng.normal(0, 0.03, (oh * ow * filters, labels)).astype(np.float32)
-    fc_b = rng.normal(0, 0.3, labels).astype(np.float32)
-
-    class Tiny(tf.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.kernel, self.conv_b = tf.Variable(kernel), tf.Variable(conv_b)
-            self.fc, self.fc_b = tf.Variable(fc), tf.Variable(fc_b)
-
-        @tf.function(input_signature=[tf.TensorSpec([1, frames, feats], tf.float32, name="features")])
-        def __call__(self, features):
-            x = tf.reshape(features, [1, frames, feats, 1])
-            x = tf.nn.relu(tf.nn.conv2d(x, self.kernel, 2, "SAME") + self.conv_b)
-            x = tf.reshape(x, [1, -1])  # H, W, C order, as the PyTorch export flattens
-            return {"scores": tf.nn.softmax(tf.matmul(x, self.fc) + self.fc_b)}
-
-    model = _convert(Tiny(), config, folder, "tiny_conv", seed)
+    model = convert_module(tiny_conv_module(config, seed=seed, filters=filters), config,
+                           Path(folder) / "tiny_conv_saved_model", noise_and_tone_features(config, seed=seed))
     return BenchModel("tiny_conv", model, config, f"{filters} filters, seeded (seed {seed}), log-mel 49x40")
-
-
-def _weights(rng: np.random.Generator, shape: tuple[int, ...], gain: float, axis: int = -1) -> np.ndarray:
-    """Seeded normals, per-channel magnitudes spread over a decade (per-channel scales really differ)."""
-    w = rng.normal(0.0, 1.0, shape)
-    axis %= len(shape)
-    spread = (10 ** rng.uniform(-1, 0, shape[axis])).reshape([shape[axis] if d == axis else 1
-                                                               for d in range(len(shape))])
-    fan_in = np.prod([s for d, s in enumerate(shape) if d not in (len(shape) - 1, axis)] or [1])
-    return (w * spread / np.sqrt(fan_in) * gain).astype(np.float32)
 
 
 def ds_cnn(folder: Path, seed: int = 5, width: int = 64) -> BenchModel:
     """The README's DS-CNN with seeded weights (batch norm folded), twelve labels, log-mel 49 x 40."""
-    tf = _tf()
+    from export.seeded_models import convert_module, ds_cnn_module, noise_and_tone_features
+
     config = load_config(None, [f"data.wanted_words={TEN_WORDS}"])
-    cfg = config.frontend
-    frames, feats, labels = cfg.num_frames, cfg.num_features, len(config.data.labels())
-    rng = np.random.default_rng(seed)
-    oh, ow = -(-frames // 2), -(-feats // 2)
-
-    def var(shape: tuple[int, ...], axis: int = -1) -> Any:
-        return tf.Variable(_weights(rng, shape, 2.0, axis))
-
-    def bias(n: int) -> Any:
-        return tf.Variable(rng.normal(0, 0.2, n).astype(np.float32))
-
-    class DSCNN(tf.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv, self.conv_b = var((10, 4, 1, width)), bias(width)
-            self.dw = [var((3, 3, width, 1), axis=2) for _ in range(4)]
-            self.dw_b = [bias(width) for _ in range(4)]
-            self.pw = [var((1, 1, width, width)) for _ in range(4)]
-            self.pw_b = [bias(width) for _ in range(4)]
-            self.fc, self.fc_b = var((width, labels)), bias(labels)
-
-        @tf.function(input_signature=[tf.TensorSpec([1, frames, feats], tf.float32, name="features")])
-        def __call__(self, features):
-            x = tf.reshape(features, [1, frames, feats, 1])
-            x = tf.nn.relu(tf.nn.conv2d(x, self.conv, 2, "SAME") + self.conv_b)
-            for i in range(4):
-                x = tf.nn.relu(tf.nn.depthwise_conv2d(x, self.dw[i], [1, 1, 1, 1], "SAME") + self.dw_b[i])
-                x = tf.nn.relu(tf.nn.conv2d(x, self.pw[i], 1, "SAME") + self.pw_b[i])
-            x = tf.reshape(tf.nn.avg_pool2d(x, [oh, ow], [oh, ow], "VALID"), [1, width])
-            return {"scores": tf.nn.softmax(tf.matmul(x, self.fc) + self.fc_b)}
-
-    model = _convert(DSCNN(), config, folder, "ds_cnn", seed)
+    model = convert_module(ds_cnn_module(config, seed=seed, width=width, fc_bias_std=0.2), config,
+                           Path(folder) / "ds_cnn_saved_model", noise_and_tone_features(config, seed=seed))
     return BenchModel("ds_cnn", model, config, f"width {width}, seeded (seed {seed}), log-mel 49x40")
 
 
@@ -210,5 +115,4 @@ def board_files(model: BenchModel, folder: Path) -> BoardFiles:
     return BoardFiles(generated, aot, result.macs)
 
 
-__all__ = ["BenchModel", "BoardFiles", "MLPERF_MODEL", "board_files", "calibration", "ds_cnn", "mlperf_ds_cnn",
-           "tiny_conv"]
+__all__ = ["BenchModel", "BoardFiles", "MLPERF_MODEL", "board_files", "ds_cnn", "mlperf_ds_cnn", "tiny_conv"]
