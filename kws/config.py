@@ -395,6 +395,10 @@ class SynthConfig:
     flite_speakers: float = 0.0
     """Share of the speaker pool voiced by CMU Flite's recorded-voice models (awb, rms, slt, kal16, kal;
     kws.data.flite) instead of espeak-ng; > 0 needs the flite command (Debian: apt-get install flite)."""
+    festival_speakers: float = 0.0
+    """Share of the speaker pool voiced by Festival's English voices (kal and ked diphones, slt HTS;
+    kws.data.festival) instead of espeak-ng; > 0 needs festival and its voices (kws.data.festival.APT_PACKAGES).
+    flite_speakers + festival_speakers <= 1."""
     min_formant_factor: float = 1.0
     """Smallest vocal-tract factor of a speaker: every frequency of its voice (formants and pitch) is scaled by
     a factor drawn log-uniform in [min_formant_factor, max_formant_factor] by resampling; 1, 1 = off."""
@@ -426,6 +430,9 @@ class SynthConfig:
             raise ConfigError(f"synth.extra_unknown_words must be >= 0, got {self.extra_unknown_words}")
         if not 0 <= self.flite_speakers <= 1:
             raise ConfigError(f"synth.flite_speakers must be in [0, 1], got {self.flite_speakers}")
+        if not 0 <= self.festival_speakers <= 1 - self.flite_speakers:
+            raise ConfigError(f"synth.festival_speakers must be in [0, 1 - synth.flite_speakers], got "
+                              f"{self.festival_speakers} (flite_speakers {self.flite_speakers})")
         if not 0.5 <= self.min_formant_factor <= self.max_formant_factor <= 2.0:
             raise ConfigError("synth formant factors must satisfy 0.5 <= min_formant_factor <= max_formant_factor <= 2")
 

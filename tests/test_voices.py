@@ -1,5 +1,7 @@
-"""More voices for the synthetic set: vocal-tract factors (kws.data.acoustics.formant_resample) and CMU Flite
-speakers (kws.data.flite, synth.flite_speakers). Flite tests skip where the flite command is not installed.
+"""More voices for the synthetic set: vocal-tract factors (kws.data.acoustics.formant_resample), CMU Flite
+speakers (kws.data.flite, synth.flite_speakers) and Festival speakers (kws.data.festival,
+synth.festival_speakers). Their tests fail in CI without the engines (tools/setup.sh installs them) and skip
+elsewhere, saying what to install.
 
     .venv/bin/python -m pytest tests/test_voices.py -q
 """
@@ -11,14 +13,24 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import fail_or_skip
 
 from kws.config import ConfigError, FrontendConfig, SynthConfig
 from kws.data import synth, synth_plan
 from kws.data.acoustics import formant_resample
 from kws.errors import KwsError
 
-HAS_FLITE = shutil.which("flite") is not None
-needs_flite = pytest.mark.skipif(not HAS_FLITE, reason="flite is not installed (apt-get install flite)")
+
+def needs_flite() -> None:
+    if shutil.which("flite") is None:
+        fail_or_skip("flite is not installed (apt-get install flite)")
+
+
+def needs_festival() -> None:
+    from kws.data.festival import APT_PACKAGES, VOICES, festival_voices
+
+    if shutil.which("text2wave") is None or set(VOICES) - set(festival_voices()):
+        fail_or_skip(f"festival or its voices are not installed (apt-get install {' '.join(APT_PACKAGES)})")
 ACCENTS, VARIANTS = ["en", "en-us"], ["", "m3", "f2"]
 
 
@@ -85,8 +97,16 @@ def test_missing_flite_says_what_to_install(monkeypatch, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-@needs_flite
+def _f0(x: np.ndarray) -> float:
+    """Mean pitch of a steady vowel: the autocorrelation peak between 60 and 300 Hz of its middle half."""
+    x = x[len(x) // 4: 3 * len(x) // 4]
+    ac = np.correlate(x, x, "full")[len(x) - 1:]
+    lo, hi = 16000 // 300, 16000 // 60
+    return 16000 / (lo + int(np.argmax(ac[lo:hi])))
+
+
 def test_flite_speaks_reproducibly_and_kal16_takes_a_pitch():
+    needs_flite()
     from kws.data.flite import find_flite, flite_speak
 
     binary = find_flite()
@@ -98,16 +118,11 @@ def test_flite_speaks_reproducibly_and_kal16_takes_a_pitch():
     high, _ = flite_speak(binary, "ah", "kal16", duration_stretch=2.0, f0_mean=150)
     # The mean pitch follows the request: about 150/90 apart (autocorrelation peak; +-15 %: the
     # diphone voice adds its own intonation contour around the mean).
-    def f0(x: np.ndarray) -> float:
-        x = x[len(x) // 4: 3 * len(x) // 4]
-        ac = np.correlate(x, x, "full")[len(x) - 1:]
-        lo, hi = 16000 // 300, 16000 // 60
-        return 16000 / (lo + int(np.argmax(ac[lo:hi])))
-    assert abs(f0(high) / f0(low) / (150 / 90) - 1) < 0.15
+    assert abs(_f0(high) / _f0(low) / (150 / 90) - 1) < 0.15
 
 
-@needs_flite
 def test_a_set_with_flite_speakers_is_byte_identical_for_one_or_two_workers(tmp_path):
+    needs_flite()
     def build(workers: int):
         cfg = SynthConfig(out_dir=str(tmp_path / f"w{workers}"), keywords=("yes", "no"), unknown_words=("up",),
                           clips_per_keyword=6, clips_per_unknown_word=2, background_seconds=1.0, workers=workers,
@@ -121,3 +136,77 @@ def test_a_set_with_flite_speakers_is_byte_identical_for_one_or_two_workers(tmp_
     engines = {s["engine"] for s in manifest["speakers"]}
     assert engines == {"espeak", "flite"} and "flite" in manifest["tools"]
     assert any(v.startswith("flite:") for v in report.voices) and "flite's voices" in report.summary()
+
+
+def test_festival_share_adds_its_own_speakers_and_leaves_the_others():
+    base = SynthConfig(clips_per_keyword=80, seed=3, flite_speakers=0.25, min_formant_factor=0.9,
+                       max_formant_factor=1.1)
+    with_festival = SynthConfig(clips_per_keyword=80, seed=3, flite_speakers=0.25, festival_speakers=0.25,
+                                min_formant_factor=0.9, max_formant_factor=1.1)
+    before = synth_plan.plan_speakers(base, ACCENTS, VARIANTS)
+    after = synth_plan.plan_speakers(with_festival, ACCENTS, VARIANTS)
+    festival = [s for s in after if s.engine == "festival"]
+    assert len(after) == 40 and len(festival) == 10 and len({s.speaker_id for s in after}) == 40
+    from kws.data.festival import PITCHED_VOICES, VOICES
+    assert {s.variant for s in festival} <= set(VOICES) and len({s.variant for s in festival}) > 1
+    assert all((s.pitch > 0) == (s.variant in PITCHED_VOICES) and s.voice == s.variant for s in festival)
+    # The flite speakers are drawn from their own stream: the same with or without festival's share.
+    assert [s for s in before if s.engine == "flite"] == [s for s in after if s.engine == "flite"]
+    # The espeak-ng pool shrinks by festival's share, keeping the first voices it drew.
+    espeak_before = [s for s in before if s.engine == "espeak"]
+    espeak_after = [s for s in after if s.engine == "espeak"]
+    assert len(espeak_before) == 30 and espeak_after == espeak_before[:20]
+
+
+@pytest.mark.parametrize("values", [{"festival_speakers": 0.6, "flite_speakers": 0.5},
+                                    {"festival_speakers": -0.1}, {"festival_speakers": 1.5}])
+def test_festival_share_beyond_the_pool_is_a_config_error(values):
+    with pytest.raises(ConfigError, match="festival_speakers"):
+        SynthConfig(**values).validate()
+
+
+def test_missing_festival_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    cfg = SynthConfig(out_dir=str(tmp_path / "x"), keywords=("yes",), unknown_words=(), clips_per_keyword=2,
+                      festival_speakers=0.5, background_seconds=1.0, workers=1)
+    with pytest.raises(KwsError, match="apt-get install festival festvox-kallpc16k"):
+        synth.synthesize(cfg, FrontendConfig(), progress=False)
+    assert not (tmp_path / "x").exists()
+
+
+def test_festival_speaks_reproducibly_and_its_diphone_voices_take_a_pitch():
+    needs_festival()
+    from kws.data.festival import VOICES, festival_speak, find_festival
+
+    binary = find_festival()
+    for voice in VOICES:
+        a, rate = festival_speak(binary, "yes", voice, duration_stretch=1.0, f0_mean=0)
+        b, _ = festival_speak(binary, "yes", voice, duration_stretch=1.0, f0_mean=0)
+        slow, _ = festival_speak(binary, "yes", voice, duration_stretch=1.5, f0_mean=0)
+        assert rate in (16000, 32000) and np.array_equal(a, b) and len(slow) > 1.2 * len(a), voice
+    low, rate = festival_speak(binary, "ah", "ked_diphone", duration_stretch=2.0, f0_mean=90)
+    high, _ = festival_speak(binary, "ah", "ked_diphone", duration_stretch=2.0, f0_mean=150)
+    assert rate == 16000
+    # About 150/90 apart (+-15 %: the diphone voice's own intonation contour moves around the mean).
+    assert abs(_f0(high) / _f0(low) / (150 / 90) - 1) < 0.15
+    with pytest.raises(KwsError, match="not one of"):
+        festival_speak(binary, "yes", "no_such_voice", duration_stretch=1.0, f0_mean=0)
+
+
+def test_a_set_with_festival_speakers_is_byte_identical_for_one_or_two_workers(tmp_path):
+    needs_festival()
+    needs_flite()
+
+    def build(workers: int):
+        cfg = SynthConfig(out_dir=str(tmp_path / f"w{workers}"), keywords=("yes", "no"), unknown_words=("up",),
+                          clips_per_keyword=6, clips_per_unknown_word=2, background_seconds=1.0, workers=workers,
+                          seed=7, flite_speakers=0.25, festival_speakers=0.5)
+        return synth.synthesize(cfg, FrontendConfig(), progress=False)
+    report = build(1)
+    build(2)
+    one, two = ((tmp_path / f"w{w}" / "manifest.json").read_bytes() for w in (1, 2))
+    assert one == two
+    manifest = json.loads(one)
+    assert {s["engine"] for s in manifest["speakers"]} == {"espeak", "flite", "festival"}
+    assert "festival" in manifest["tools"] and "festival's voices" in report.summary()
+    assert any(v.startswith("festival:") for v in report.voices)

@@ -54,18 +54,26 @@ if [ ${#m4_missing[@]} -gt 0 ]; then
   fi
 fi
 # --- end of the Cortex-M4 block.
-# --- CMU Flite (a second text-to-speech engine for the synthetic set: synth.flite_speakers in
-# kws/configs/real_voices.toml and friends). Debian package, BSD-style licence; never fatal: the offline
-# default (demo.toml) uses espeak-ng only, and the flite tests skip without it.
-if ! command -v flite >/dev/null 2>&1; then
+# --- Recorded-voice text-to-speech for the synthetic set: CMU Flite (synth.flite_speakers, used by demo.toml
+# and the real-voices configs) and Festival's English voices (synth.festival_speakers). Debian main, free
+# licences (kws/data/flite.py, kws/data/festival.py). Never fatal here: a config that needs one says what
+# to install when it runs; in CI their tests fail without them.
+tts_missing=()
+command -v flite >/dev/null 2>&1 || tts_missing+=(flite)
+command -v text2wave >/dev/null 2>&1 || tts_missing+=(festival)
+for voice in festvox-kallpc16k:kal_diphone festvox-kdlpc16k:ked_diphone festvox-us-slt-hts:cmu_us_slt_arctic_hts; do
+  ls -d /usr/share/festival/voices/*/"${voice#*:}" >/dev/null 2>&1 || tts_missing+=("${voice%%:*}")
+done
+if [ ${#tts_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing flite (the recorded-voice speakers of the real-voices configs)"
+    echo "setup: installing ${tts_missing[*]} (the recorded-voice speakers of the synthetic set)"
     if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends flite >/dev/null; }; then
-      echo "setup: warning: apt-get could not install flite; configs with synth.flite_speakers > 0 need it" >&2
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tts_missing[@]}" >/dev/null; }; then
+      echo "setup: warning: apt-get could not install ${tts_missing[*]}; synth.flite_speakers / festival_speakers > 0 need them" >&2
     fi
   else
-    echo "setup: configs with synth.flite_speakers > 0 need flite; install with: sudo apt-get install -y flite" >&2
+    echo "setup: synth.flite_speakers / festival_speakers > 0 (make demo uses flite) need ${tts_missing[*]};" >&2
+    echo "  install with: sudo apt-get install -y ${tts_missing[*]}" >&2
   fi
 fi
 "$VENV/bin/python" - <<'PY'

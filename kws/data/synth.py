@@ -43,6 +43,7 @@ import numpy as np
 
 from kws.config import BACKGROUND_NOISE_DIR, ConfigError, FrontendConfig, SynthConfig
 from kws.data.espeak import espeak_version, find_espeak
+from kws.data.festival import festival_version, find_festival
 from kws.data.flite import find_flite, flite_version
 from kws.data.split import SPLITS
 from kws.data.synth_files import tool_versions, write_background, write_file, write_metadata
@@ -70,7 +71,7 @@ class SynthReport:
     speakers: int
     """Distinct speakers."""
     voices: tuple[str, ...]
-    """Voices the speakers use: espeak-ng accent+variant, or flite:<voice>."""
+    """Voices the speakers use: espeak-ng accent+variant, flite:<voice> or festival:<voice>."""
     background: tuple[str, ...]
     """File names written in _background_noise_/."""
     background_seconds: float
@@ -94,16 +95,18 @@ class SynthReport:
         keyword_part = ", ".join(f"{w} {self.counts[w]}" for w in self.keywords)
         unknown = [w for w in self.counts if w not in self.keywords]
         unknown_clips = sum(self.counts[w] for w in unknown)
-        accents = sorted({v.split("+")[0] for v in self.voices if not v.startswith("flite:")})
+        accents = sorted({v.split("+")[0] for v in self.voices if ":" not in v})
         variants = sorted({v.split("+")[1] for v in self.voices if "+" in v})
         flite = sorted(v.split(":")[1] for v in self.voices if v.startswith("flite:"))
+        festival = sorted(v.split(":")[1] for v in self.voices if v.startswith("festival:"))
         rate = self.total_clips / self.seconds if self.seconds > 0 else float("inf")
         lines = [
             f"Synthesised {self.total_clips:,} clips into {self.out_dir} in {self.seconds:.1f} s "
             f"({rate:.0f} clips/s, {self.workers} worker{'s' if self.workers != 1 else ''}, seed {self.seed}).",
             f"  keywords: {keyword_part}; unknown: {len(unknown)} words, {unknown_clips:,} clips",
             f"  {self.speakers} speakers from {len(accents)} accents x {len(variants)} variants "
-            f"(espeak-ng {self.espeak_version})" + (f" and flite's voices {', '.join(flite)}" if flite else ""),
+            f"(espeak-ng {self.espeak_version})" + (f", flite's voices {', '.join(flite)}" if flite else "")
+            + (f", festival's voices {', '.join(festival)}" if festival else ""),
             "  split by speaker hash: " + ", ".join(f"{s} {self.split_counts.get(s, 0):,}" for s in SPLITS),
             f"  {BACKGROUND_NOISE_DIR}/: {', '.join(self.background)} ({self.background_seconds:g} s each)",
         ]
@@ -154,8 +157,9 @@ def synthesize(cfg: SynthConfig, frontend: FrontendConfig, *, replace: bool = Fa
             root = stack.enter_context(atomic_directory(out_dir, replace=replace))
         except FileExistsError:  # out_dir appeared since the check above
             raise KwsError(f"{out_dir} already exists; pass --replace (replace=True) to overwrite it") from None
+        engines = {s.engine for s in speakers}
         job = RenderJob(cfg, frontend.sample_rate, frontend.clip_samples, location,
-                        find_flite() if any(s.engine == "flite" for s in speakers) else "")
+                        find_flite() if "flite" in engines else "", find_festival() if "festival" in engines else "")
         for word in (*cfg.keywords, *cfg.unknown_words):
             (root / word).mkdir()
         (root / BACKGROUND_NOISE_DIR).mkdir()
@@ -178,12 +182,14 @@ def synthesize(cfg: SynthConfig, frontend: FrontendConfig, *, replace: bool = Fa
         versions = tool_versions(version, location)
         if job.flite:
             versions["flite"] = f"{flite_version(job.flite)} ({job.flite})"
+        if job.festival:
+            versions["festival"] = f"{festival_version()} ({job.festival})"
         counts, split_counts = write_metadata(root, cfg, frontend, clips, speakers, background, versions, files)
 
     return SynthReport(
         out_dir=out_dir, counts=counts, keywords=tuple(cfg.keywords), split_counts=split_counts,
         speakers=len(speakers),
-        voices=tuple(sorted({f"flite:{s.voice}" if s.engine == "flite" else s.voice for s in speakers})),
+        voices=tuple(sorted({f"{s.engine}:{s.voice}" if s.engine != "espeak" else s.voice for s in speakers})),
         background=tuple(background), background_seconds=cfg.background_seconds,
         seconds=time.perf_counter() - started, workers=workers, seed=cfg.seed, espeak_version=version)
 

@@ -53,9 +53,12 @@ BABBLE_TALKERS = 6
 BABBLE_WORDS_PER_UTTERANCE = 6
 
 # Tags that keep the random streams of the different choices apart.
-TAG_SPEAKERS, TAG_ASSIGN, TAG_CLIP, TAG_BABBLE, TAG_NOISE, TAG_FORMANT, TAG_FLITE = 1, 2, 3, 4, 5, 6, 7
+TAG_SPEAKERS, TAG_ASSIGN, TAG_CLIP, TAG_BABBLE, TAG_NOISE, TAG_FORMANT, TAG_FLITE, TAG_FESTIVAL = 1, 2, 3, 4, 5, 6, 7, 8
 FLITE_F0_HZ: tuple[int, int] = (75, 190)
-"""Mean pitch range (Hz) of flite speakers whose voice takes one (kws.data.flite.PITCHED_VOICES)."""
+"""Mean pitch range (Hz) of flite and festival speakers whose voice takes one (PITCHED_VOICES of kws.data.flite
+and kws.data.festival)."""
+RECORDED_ENGINES: tuple[str, ...] = ("flite", "festival")
+"""Engines whose voices are models of recorded people (the rest of the pool is espeak-ng)."""
 FLITE_BASE_WPM = 175
 """Speaking rate that flite's duration_stretch 1 corresponds to, roughly."""
 
@@ -77,14 +80,14 @@ class Speaker:
     rate: int
     """Speaking rate in words per minute."""
     engine: str = "espeak"
-    """'espeak' or 'flite' (then variant is the flite voice, pitch its mean pitch in Hz or 0)."""
+    """'espeak', 'flite' or 'festival' (then variant is that engine's voice, pitch its mean pitch in Hz or 0)."""
     formant: float = 1.0
     """Vocal-tract factor: every frequency of the voice is scaled by it (resampling); 1 = unchanged."""
 
     @property
     def voice(self) -> str:
-        """The name espeak_SetVoiceByName takes (the flite voice for flite speakers)."""
-        if self.engine == "flite":
+        """The name espeak_SetVoiceByName takes (the engine's voice for flite and festival speakers)."""
+        if self.engine in RECORDED_ENGINES:
             return self.variant
         return f"{self.language}+{self.variant}" if self.variant else self.language
 
@@ -138,7 +141,8 @@ def plan_speakers(cfg: SynthConfig, accents: list[str], variants: list[str]) -> 
     most = max(cfg.clips_per_keyword, cfg.clips_per_unknown_word)
     total = max(MIN_SPEAKERS, math.ceil(most / CLIPS_PER_SPEAKER_PER_WORD))
     flite = int(round(total * cfg.flite_speakers))
-    count = total - flite
+    festival = int(round(total * cfg.festival_speakers))
+    count = total - flite - festival
     rng = seeded_rng(cfg.seed, TAG_SPEAKERS)
     speakers: dict[str, Speaker] = {}
     for _attempt in range(count * 20):
@@ -153,13 +157,14 @@ def plan_speakers(cfg: SynthConfig, accents: list[str], variants: list[str]) -> 
         sid = hashlib.sha1(f"{language}+{variant}|{pitch}|{pitch_range}|{rate}".encode()).hexdigest()[:8]
         speakers.setdefault(sid, Speaker(sid, language, variant, pitch, pitch_range, rate))
     pool = _with_formants(cfg, list(speakers.values()))
-    return pool + _flite_speakers(cfg, flite, {s.speaker_id for s in pool})
+    pool += _recorded_speakers(cfg, "flite", flite, {s.speaker_id for s in pool})
+    return pool + _recorded_speakers(cfg, "festival", festival, {s.speaker_id for s in pool})
 
 
 def _speaker_id(speaker: Speaker) -> str:
     """8 hex digits naming the voice settings (the same settings are the same speaker in any dataset)."""
-    if speaker.engine == "flite":
-        text = f"flite:{speaker.variant}|{speaker.pitch}|{speaker.rate}|f{speaker.formant:.3f}"
+    if speaker.engine in RECORDED_ENGINES:
+        text = f"{speaker.engine}:{speaker.variant}|{speaker.pitch}|{speaker.rate}|f{speaker.formant:.3f}"
     else:
         text = f"{speaker.language}+{speaker.variant}|{speaker.pitch}|{speaker.pitch_range}|{speaker.rate}"
         if speaker.formant != 1.0:
@@ -183,11 +188,16 @@ def _with_formants(cfg: SynthConfig, speakers: list[Speaker]) -> list[Speaker]:
     return out
 
 
-def _flite_speakers(cfg: SynthConfig, count: int, taken: set[str]) -> list[Speaker]:
-    """`count` flite speakers: a voice, a mean pitch (voices that take one), a rate and a vocal-tract factor."""
-    from kws.data.flite import PITCHED_VOICES, VOICES
-
-    rng = seeded_rng(cfg.seed, TAG_FLITE)
+def _recorded_speakers(cfg: SynthConfig, engine: str, count: int, taken: set[str]) -> list[Speaker]:
+    """`count` speakers of `engine` ('flite' or 'festival'): a voice, a mean pitch (voices that take one), a rate
+    and a vocal-tract factor, drawn from the engine's own random stream."""
+    if engine == "flite":
+        from kws.data.flite import PITCHED_VOICES, VOICES
+        tag = TAG_FLITE
+    else:
+        from kws.data.festival import PITCHED_VOICES, VOICES
+        tag = TAG_FESTIVAL
+    rng = seeded_rng(cfg.seed, tag)
     speakers: dict[str, Speaker] = {}
     for _attempt in range(count * 20):
         if len(speakers) == count:
@@ -195,7 +205,7 @@ def _flite_speakers(cfg: SynthConfig, count: int, taken: set[str]) -> list[Speak
         voice = VOICES[int(rng.integers(len(VOICES)))]
         f0 = int(rng.integers(FLITE_F0_HZ[0], FLITE_F0_HZ[1] + 1))
         rate = int(rng.integers(cfg.min_speed_wpm, cfg.max_speed_wpm + 1))
-        speaker = Speaker("", "flite", voice, f0 if voice in PITCHED_VOICES else 0, 0, rate, "flite",
+        speaker = Speaker("", engine, voice, f0 if voice in PITCHED_VOICES else 0, 0, rate, engine,
                           _formant(cfg, rng))
         sid = _speaker_id(speaker)
         if sid not in taken:

@@ -25,8 +25,9 @@ from kws.data import noise as noisegen
 from kws.data.acoustics import formant_resample
 from kws.data.audio import to_int16
 from kws.data.espeak import RATE_MAX, EspeakLocation, Synthesizer
+from kws.data.festival import festival_speak
 from kws.data.flite import flite_speak
-from kws.data.synth_plan import FLITE_BASE_WPM, BabbleTask, ClipTask, seeded_rng
+from kws.data.synth_plan import FLITE_BASE_WPM, RECORDED_ENGINES, BabbleTask, ClipTask, seeded_rng
 from kws.errors import DataError, KwsError
 
 NOISE_FLOOR_DBFS: tuple[float, float] = (-75.0, -55.0)
@@ -43,6 +44,8 @@ class RenderJob:
     location: EspeakLocation
     flite: str = ""
     """The flite command (kws.data.flite.find_flite) when the plan has flite speakers."""
+    festival: str = ""
+    """festival's text2wave command (kws.data.festival.find_festival) when the plan has festival speakers."""
 
 
 @functools.lru_cache(maxsize=4)
@@ -102,12 +105,14 @@ def _finish_speech(raw: np.ndarray, rate_in: int, sample_rate: int, formant: flo
 
 
 def _speak_fitting(tts: Synthesizer | str, text: str, voice: str, rate: int, pitch: int, pitch_range: int, seed: int,
-                   sample_rate: int, max_samples: int, formant: float = 1.0) -> np.ndarray:
+                   sample_rate: int, max_samples: int, formant: float = 1.0, engine: str = "espeak") -> np.ndarray:
     """Speak `text`, re-speaking faster (up to espeak-ng's limit) until it fits in max_samples. `tts` is
-    espeak-ng, or the flite command (then pitch is flite's mean pitch in Hz, 0 for the voice's own)."""
+    espeak-ng, or the flite / festival command of `engine` (then pitch is a mean pitch in Hz, 0 for the voice's
+    own)."""
     while True:
         if isinstance(tts, str):
-            raw, rate_in = flite_speak(tts, text, voice, duration_stretch=FLITE_BASE_WPM / rate, f0_mean=pitch)
+            speak = flite_speak if engine == "flite" else festival_speak
+            raw, rate_in = speak(tts, text, voice, duration_stretch=FLITE_BASE_WPM / rate, f0_mean=pitch)
             speech = _finish_speech(raw, rate_in, sample_rate, formant, text, voice)
         else:
             speech = _speak(tts, text, voice, rate, pitch, pitch_range, seed, sample_rate, formant)
@@ -146,10 +151,11 @@ def _render_clip(task: ClipTask, tts: Synthesizer, job: RenderJob) -> tuple[str,
     placement = float(rng.uniform())
 
     margin = job.sample_rate // 50  # 20 ms kept free at both ends, so no onset touches the edge
-    if speaker.engine == "flite":  # mean pitch in Hz: 3 Hz per espeak-ng step
+    if speaker.engine in RECORDED_ENGINES:  # mean pitch in Hz: 3 Hz per espeak-ng step
         f0 = speaker.pitch + 3 * pitch_step if speaker.pitch else 0
-        speech = _speak_fitting(job.flite, task.word, speaker.voice, rate, f0, 0, 0, job.sample_rate,
-                                job.clip_samples - 2 * margin, speaker.formant)
+        command = job.flite if speaker.engine == "flite" else job.festival
+        speech = _speak_fitting(command, task.word, speaker.voice, rate, f0, 0, 0, job.sample_rate,
+                                job.clip_samples - 2 * margin, speaker.formant, speaker.engine)
     else:
         speech = _speak_fitting(tts, task.word, speaker.voice, rate, pitch, pitch_range, espeak_seed,
                                 job.sample_rate, job.clip_samples - 2 * margin, speaker.formant)
