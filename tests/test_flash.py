@@ -223,8 +223,9 @@ def staged_names(run: Run) -> set[str]:
 
 
 COMMON = {"nano33ble.ino", "kws_hal_nano33ble.cpp", "kws_hal_nano33ble.h", "kws_nano_model.h", "kws_audio_ring.h",
-          "kws_app.c", "kws_frontend.c", "kws_fft.c", "kws_features.c", "kws_recognizer.c", "kws_protocol.c",
-          "kws_app.h", "kws_hal.h", "kws_protocol.h", "kws_settings.h", "kws_frontend_tables.h"}
+          "kws_app.c", "kws_frontend.c", "kws_fft.c", "kws_features.c", "kws_recognizer.c", "kws_frame.c",
+          "kws_msg.c", "kws_app.h", "kws_hal.h", "kws_protocol.h", "kws_le.h", "kws_settings.h",
+          "kws_frontend_tables.h"}
 TFLM_ONLY = {"kws_model_tflm.cpp", "kws_model_tflm.h", "model_data.cpp", "model_data.h"}
 KERNELS = {p.name for p in (F.FIRMWARE_DIR / "kernels").iterdir() if p.suffix in (".c", ".h")}
 AOT_ONLY = {"kws_model_aot_glue.cpp", "kws_model_aot.c", "kws_model_aot.h"} | KERNELS

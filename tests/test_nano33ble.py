@@ -30,8 +30,8 @@ CORE = REPO / "firmware" / "core"
 SKETCH = REPO / "firmware" / "nano33ble"
 STUBS = REPO / "firmware" / "host" / "arduino_stubs"
 DRIVER = REPO / "firmware" / "host" / "tests" / "nano33ble_sim.cpp"
-CORE_SOURCES = ("kws_fft.c", "kws_frontend.c", "kws_features.c", "kws_recognizer.c", "kws_protocol.c", "kws_app.c",
-                "kws_app_io.c", "kws_app_pipeline.c", "kws_app_binary.c", "kws_app_console.c")
+CORE_SOURCES = ("kws_fft.c", "kws_frontend.c", "kws_features.c", "kws_recognizer.c", "kws_frame.c", "kws_msg.c",
+                "kws_app.c", "kws_app_io.c", "kws_app_pipeline.c", "kws_app_binary.c", "kws_app_console.c")
 # The mbed core's flags that change C/C++ semantics (variants/ARDUINO_NANO33BLE/c(xx)flags.txt), plus
 # warnings as errors so a typo in the sketch fails here.
 CXXFLAGS = ["-std=gnu++14", "-fno-exceptions", "-fno-rtti", "-funsigned-char", "-Wall", "-Wextra", "-Werror",

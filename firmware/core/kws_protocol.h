@@ -202,7 +202,7 @@ typedef struct kws_proto_parser {
     uint16_t need;                        /* its full size, once the header is known (else 0) */
     uint8_t rescan[KWS_PROTO_MAX_FRAME];  /* bytes to run through the parser again */
     uint16_t rescan_len, rescan_pos;
-    uint16_t region_lo[KWS_PROTO_RESCAN_DEPTH + 1]; /* rescan regions (kws_protocol.c), newest last */
+    uint16_t region_lo[KWS_PROTO_RESCAN_DEPTH + 1]; /* rescan regions (kws_frame.c), newest last */
     uint8_t region_depth[KWS_PROTO_RESCAN_DEPTH + 1];
     uint8_t regions;
     uint8_t byte_depth;                   /* rescan depth of the byte being stepped (0: new input) */

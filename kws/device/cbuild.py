@@ -38,7 +38,7 @@ CORE_DIR = REPO_ROOT / "firmware" / "core"
 HOST_TESTS_DIR = REPO_ROOT / "firmware" / "host" / "tests"
 DEFAULT_BUILD_DIR = REPO_ROOT / "build" / "firmware"
 CORE_SOURCES = ("kws_fft.c", "kws_frontend.c", "kws_micro_frontend.c", "kws_features.c", "kws_recognizer.c",
-                "kws_protocol.c", "kws_app.c", "kws_app_io.c", "kws_app_pipeline.c", "kws_app_binary.c",
+                "kws_frame.c", "kws_msg.c", "kws_app.c", "kws_app_io.c", "kws_app_pipeline.c", "kws_app_binary.c",
                 "kws_app_console.c")
 WARNING_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all")

@@ -101,7 +101,7 @@ class FrameDecoder:
 
     def __init__(self) -> None:
         self._buf = bytearray()
-        # The C parser's rescan regions (kws_protocol.c) as [end, depth], newest last; `end` counts bytes
+        # The C parser's rescan regions (kws_frame.c) as [end, depth], newest last; `end` counts bytes
         # from the front of _buf. A region is the tail of a failed candidate, which C scans again.
         self._regions: list[list[int]] = []
         self.stats = DecoderStats()
