@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from kws.checkpoint import CheckpointError, load_checkpoint, restore_model, save_checkpoint
-from kws.config import KwsConfig, config_to_dict, load_config, write_resolved_config
+from kws.config import KwsConfig, TrainingConfig, config_to_dict, load_config, write_resolved_config
 from kws.errors import KwsError
 from kws.fsutil import write_json
 from kws.inference import evaluate_accuracy, predict
@@ -111,6 +111,8 @@ def _check_resume(run: Run, config: KwsConfig) -> dict[str, Any] | None:
         return None
     payload = load_checkpoint(last, expect=config)
     saved = payload.get("training")
+    if saved is not None:  # settings added since the run started count as their defaults
+        saved = {**config_to_dict(TrainingConfig()), **saved}
     if saved is not None and _without_device(saved) != _without_device(config_to_dict(config.training)):
         raise CheckpointError(
             f"{run_dir} was started with training settings {saved}; the config now has "
@@ -152,11 +154,14 @@ def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
     stages = schedule(config)
     total_steps = stages[-1][0]
     optimizer = torch.optim.Adam(model.parameters(), lr=stages[0][1])
+    ema = _averaged(model, config.training.ema_decay)
     history: list[dict[str, Any]] = []
     step = 0
     best = {"step": -1, "val_accuracy": -1.0}
     if resume is not None:
         restore_model(resume, model, run.last_checkpoint)
+        if ema is not None:
+            ema.load_state_dict(resume["ema"])
         optimizer.load_state_dict(resume["optimizer"])
         torch.set_rng_state(resume["torch_rng"])
         history = list(resume["history"])
@@ -180,40 +185,31 @@ def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
                 group["lr"] = lr
             audio, y = data.batches.batch(step)
             x = _spec_augment(extractor(audio), config, step).to(device)
-            target = torch.as_tensor(y, device=device)
-            model.train()
-            logits = model(x)
-            loss = F.cross_entropy(logits, target)
-            if teacher is not None:
-                loss = distillation_loss(logits, teacher(x), target, config.training.distill_temperature,
-                                         config.training.distill_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            window.append(_train_step(model, optimizer, ema, teacher, x, torch.as_tensor(y, device=device), config))
             step += 1
-            window.append((loss.item(), (logits.argmax(1) == target).float().mean().item()))
             window = window[-50:]
             bar.update(1)
             if step % config.training.eval_every == 0 or step == total_steps:
-                val_acc = evaluate_accuracy(model, data.val_features, data.val_labels)
+                kept = model if ema is None else ema.module  # the weights the run keeps
+                val_acc = evaluate_accuracy(kept, data.val_features, data.val_labels)
                 train_loss = float(np.mean([w[0] for w in window]))
                 train_acc = float(np.mean([w[1] for w in window]))
                 history.append({"step": step, "lr": lr, "train_loss": train_loss, "train_accuracy": train_acc,
                                 "val_accuracy": val_acc})
                 if val_acc > best["val_accuracy"]:
                     best = {"step": step, "val_accuracy": val_acc}
-                    save_checkpoint(run.best_checkpoint, model=model, config=config, step=step)
+                    save_checkpoint(run.best_checkpoint, model=kept, config=config, step=step)
                 bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}", val=f"{val_acc:.3f}")
             elif step % 10 == 0:
                 bar.set_postfix(loss=f"{window[-1][0]:.3f}", acc=f"{np.mean([w[1] for w in window]):.3f}")
             if step % config.training.checkpoint_every == 0 or step == total_steps:
-                _save_last(run, model, optimizer, config, step, history, best)
+                _save_last(run, model, optimizer, config, step, history, best, ema)
     finally:
         bar.close()
     elapsed = time.perf_counter() - started
     steps_done = step - start_step
     if step < total_steps:
-        _save_last(run, model, optimizer, config, step, history, best)
+        _save_last(run, model, optimizer, config, step, history, best, ema)
         return TrainResult(run_dir, best["step"], best["val_accuracy"], float("nan"), start_step)
     return _finish(config, run, model, data, history, best, start_step, steps_done, elapsed)
 
@@ -251,12 +247,41 @@ def _spec_augment(x: torch.Tensor, config: KwsConfig, step: int) -> torch.Tensor
     return torch.where(torch.from_numpy(mask), x.mean(dim=(1, 2), keepdim=True), x)
 
 
+def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                ema: "torch.optim.swa_utils.AveragedModel | None", teacher: torch.nn.Module | None, x: torch.Tensor,
+                target: torch.Tensor, config: KwsConfig) -> tuple[float, float]:
+    """One optimizer step (and the weight average's update); (loss, batch accuracy)."""
+    model.train()
+    logits = model(x)
+    loss = F.cross_entropy(logits, target)
+    if teacher is not None:
+        loss = distillation_loss(logits, teacher(x), target, config.training.distill_temperature,
+                                 config.training.distill_weight)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if ema is not None:
+        ema.update_parameters(model)
+    return loss.item(), (logits.argmax(1) == target).float().mean().item()
+
+
+def _averaged(model: torch.nn.Module, decay: float) -> "torch.optim.swa_utils.AveragedModel | None":
+    """The exponential moving average of `model`'s weights and buffers (training.ema_decay), None when 0."""
+    if decay == 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def _save_last(run: Run, model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: KwsConfig,
-               step: int, history: list[dict[str, Any]], best: dict[str, Any]) -> None:
-    save_checkpoint(run.last_checkpoint, model=model, config=config, step=step, kind="resume",
-                    extra={"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
-                           "history": history, "best": best, "training": config_to_dict(config.training),
-                           "data": config_to_dict(config.data)})
+               step: int, history: list[dict[str, Any]], best: dict[str, Any],
+               ema: "torch.optim.swa_utils.AveragedModel | None" = None) -> None:
+    extra = {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(), "history": history,
+             "best": best, "training": config_to_dict(config.training), "data": config_to_dict(config.data)}
+    if ema is not None:
+        extra["ema"] = ema.state_dict()
+    save_checkpoint(run.last_checkpoint, model=model, config=config, step=step, kind="resume", extra=extra)
 
 
 def _write_calibration(run: Run, calibration: dict[str, Any]) -> None:

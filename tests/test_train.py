@@ -184,3 +184,54 @@ def test_distil_a_ds_cnn_teacher_into_tiny_conv(tiny_synth, tmp_path):
                                       f"training.teacher={tmp_path / 'teacher' / 'model_float.pt'}"])
     with pytest.raises(CheckpointError, match="teacher .* was trained on labels"):
         train(wrong, tmp_path / "student2", progress=False)
+
+
+def test_weight_average_by_hand():
+    from kws.train import _averaged
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    assert _averaged(model, 0.0) is None
+    ema = _averaged(model, 0.75)
+    expected = None
+    for value in (4.0, 8.0, 0.0):
+        with torch.no_grad():
+            model.weight.fill_(value)
+        ema.update_parameters(model)
+        # The first update copies the weights; then average = 0.75 * average + 0.25 * weights.
+        expected = value if expected is None else 0.75 * expected + 0.25 * value
+        assert ema.module.weight.item() == pytest.approx(expected, abs=1e-6)  # float32 arithmetic
+    assert expected == 0.75 * (0.75 * 4 + 0.25 * 8)
+
+
+def test_weight_averaged_run_resumes_on_the_same_path_and_keeps_the_average(tiny_synth, tmp_path):
+    from kws.train import train
+
+    config = load_config(None, _overrides(tiny_synth, tmp_path / "cache") + ["training.ema_decay=0.9",
+                                                                              "training.eval_every=160"])
+    train(config, tmp_path / "straight", progress=False)
+    train(config, tmp_path / "stopped", progress=False, stop_after=50)
+    assert "ema" in load_checkpoint(tmp_path / "stopped" / "checkpoints" / "last.pt")
+    train(config, tmp_path / "stopped", progress=False)
+    a = load_checkpoint(tmp_path / "straight" / "model_float.pt")
+    b = load_checkpoint(tmp_path / "stopped" / "model_float.pt")
+    assert a["step"] == b["step"] and all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    # The kept weights are the average, not the last step's (one validation, at the end: the best is the last).
+    last = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    assert a["step"] == last["step"] == 160
+    average = {k.removeprefix("module."): v for k, v in last["ema"].items() if k.startswith("module.")}
+    assert average.keys() == a["state_dict"].keys()
+    assert all(torch.equal(a["state_dict"][k], average[k]) for k in average)
+    assert any(not torch.equal(a["state_dict"][k], last["state_dict"][k]) for k in average)
+
+
+def test_a_run_started_before_a_new_training_setting_still_resumes(tiny_synth, tmp_path):
+    from kws.train import train
+
+    config = load_config(None, _overrides(tiny_synth, tmp_path / "cache"))
+    train(config, tmp_path / "run", progress=False, stop_after=20)
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    payload = torch.load(last, weights_only=True)
+    del payload["training"]["ema_decay"]  # as written by a kws without the setting
+    torch.save(payload, last)
+    result = train(config, tmp_path / "run", progress=False)
+    assert result.resumed_from == 20
