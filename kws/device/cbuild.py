@@ -40,6 +40,8 @@ DEFAULT_BUILD_DIR = REPO_ROOT / "build" / "firmware"
 CORE_SOURCES = ("kws_fft.c", "kws_frontend.c", "kws_micro_frontend.c", "kws_features.c", "kws_recognizer.c",
                 "kws_frame.c", "kws_msg.c", "kws_app.c", "kws_app_io.c", "kws_app_pipeline.c", "kws_app_binary.c",
                 "kws_app_console.c")
+# Linked into every driver of firmware/host/tests: what the drivers share (test_io.h, test_app.h).
+DRIVER_HELPERS = ("test_io.c", "test_app.c")
 WARNING_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all")
 
@@ -156,8 +158,9 @@ def _check_sanitizers(sanitize: bool, cc: str) -> None:
 
 def build_program(driver: str | Path, cfg: FrontendConfig, build_dir: Path | None = None, *, sanitize: bool = False,
                   optimize: str | None = None, extra_flags: Sequence[str] = ()) -> Path:
-    """Compile the core plus one driver (a name in firmware/host/tests, or a path to a .c file) into an
-    executable; returns its path. CBuildError (with the compiler's messages) when it does not build."""
+    """Compile the core plus one driver (a name in firmware/host/tests, or a path to a .c file; one in
+    firmware/host/tests also gets DRIVER_HELPERS) into an executable; returns its path. CBuildError (with
+    the compiler's messages) when it does not build."""
     cc = compiler()
     _check_sanitizers(sanitize, cc)
     source = Path(driver)
@@ -166,7 +169,8 @@ def build_program(driver: str | Path, cfg: FrontendConfig, build_dir: Path | Non
     if not source.exists():
         raise CBuildError(f"no driver source {source}")
     generated = generate_tables(cfg, build_dir)
-    sources = [*(CORE_DIR / name for name in CORE_SOURCES), source]
+    helpers = [HOST_TESTS_DIR / name for name in DRIVER_HELPERS] if source.resolve().parent == HOST_TESTS_DIR else []
+    sources = [*(CORE_DIR / name for name in CORE_SOURCES), *helpers, source]
     name = source.stem + ("-asan" if sanitize else "")
     out = generated.parent / "bin" / name
     return _compile(out, sources, [generated, CORE_DIR, source.parent], _flags(sanitize, optimize, extra_flags), cc)

@@ -20,57 +20,24 @@
 #include <string.h>
 
 #include "fake_hal.h"
+#include "test_app.h"
+#include "test_io.h"
 
 static kws_app app;
 static fake_board board;
-static char label_text[1024];
-static const char *labels[KWS_MAX_LABELS];
-
-static unsigned char *read_all(FILE *f, size_t *len)
-{
-    size_t cap = 1 << 16, n = 0, got;
-    unsigned char *buf = malloc(cap);
-    while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            unsigned char *bigger = realloc(buf, cap * 2);
-            if (bigger == NULL) {
-                free(buf);
-                return NULL;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    *len = n;
-    return buf;
-}
+static test_app_setup setup;
 
 int main(int argc, char **argv)
 {
     kws_hal hal;
-    kws_build_info info;
-    unsigned char *rx, *mic_raw = NULL;
+    unsigned char *rx;
     int16_t *mic = NULL;
-    size_t rx_len, mic_len = 0, i;
-    uint8_t num_labels = 0;
+    size_t rx_len, mic_len = 0;
     int a, idle = 0;
 
     memset(&board, 0, sizeof board);
-    board.clock_step = 13;
-    board.rx_chunk = 61;
     board.tx = stdout;
-    memset(&info, 0, sizeof info);
-    info.firmware_version = "0.1.0-host";
-    info.board = "host-test";
-    info.model.backend = "fake";
-    info.model.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
-    info.model.arena_bytes = 10240;
-    info.model.output_scale = 0.00390625f;
-    info.model.output_zero_point = -128;
-    info.recognizer = kws_recognizer_default_config();
-    info.infer_every = 1;
-    strcpy(label_text, "_silence_,_unknown_,yes,no");
+    test_app_setup_init(&setup, "host-test");
 
     for (a = 1; a < argc; ++a) {
         const char *opt = argv[a];
@@ -80,62 +47,29 @@ int main(int argc, char **argv)
             return 2;
         }
         ++a;
-        if (strcmp(opt, "--labels") == 0) {
-            strncpy(label_text, val, sizeof label_text - 1);
-        } else if (strcmp(opt, "--mic") == 0) {
-            FILE *f = fopen(val, "rb");
-            if (f == NULL || (mic_raw = read_all(f, &mic_len)) == NULL) {
-                fprintf(stderr, "cannot read %s\n", val);
+        if (test_app_option(&setup, opt, val)) {
+            continue;
+        }
+        if (strcmp(opt, "--mic") == 0) {
+            free(mic);
+            if ((mic = test_read_pcm16(val, &mic_len)) == NULL) {
                 return 1;
-            }
-            fclose(f);
-            mic_len /= 2;
-            mic = malloc(mic_len * sizeof *mic + 1);
-            for (i = 0; i < mic_len; ++i) {
-                unsigned v = (unsigned)mic_raw[2 * i] | ((unsigned)mic_raw[2 * i + 1] << 8);
-                mic[i] = (int16_t)(v >= 0x8000u ? (int)v - 0x10000 : (int)v);
             }
         } else if (strcmp(opt, "--dump-input") == 0) {
             board.dump_input = fopen(val, "wb");
         } else if (strcmp(opt, "--fail-every") == 0) {
             board.fail_every = strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--clock-start") == 0) {
-            board.clock_us = (uint32_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--clock-step") == 0) {
-            board.clock_step = (uint32_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--rx-chunk") == 0) {
-            board.rx_chunk = strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--window") == 0) {
-            info.recognizer.average_window_ms = (uint32_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--suppression") == 0) {
-            info.recognizer.suppression_ms = (uint32_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--min-count") == 0) {
-            info.recognizer.minimum_count = (uint16_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--threshold") == 0) {
-            info.recognizer.detection_threshold = (uint8_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--infer-every") == 0) {
-            info.infer_every = (uint8_t)strtoul(val, NULL, 10);
         } else {
             fprintf(stderr, "unknown option %s\n", opt);
             return 2;
         }
     }
-    {
-        char *p = label_text;
-        while (*p && num_labels < KWS_MAX_LABELS) {
-            labels[num_labels++] = p;
-            while (*p && *p != ',') {
-                ++p;
-            }
-            if (*p == ',') {
-                *p++ = '\0';
-            }
-        }
-    }
-    info.model.labels = labels;
-    info.model.num_labels = num_labels;
+    test_app_setup_labels(&setup);
+    board.clock_us = setup.clock_start;
+    board.clock_step = setup.clock_step;
+    board.rx_chunk = setup.rx_chunk;
 
-    rx = read_all(stdin, &rx_len);
+    rx = test_read_all(stdin, &rx_len);
     if (rx == NULL) {
         return 1;
     }
@@ -145,7 +79,7 @@ int main(int argc, char **argv)
     board.mic_len = mic_len;
     board.mic_chunk = 97; /* odd on purpose: frames straddle audio reads */
     fake_hal(&hal, &board);
-    if (kws_app_init(&app, &hal, &info) != 0) {
+    if (kws_app_init(&app, &hal, &setup.info) != 0) {
         fflush(stdout);
         return 3;
     }
@@ -171,7 +105,6 @@ int main(int argc, char **argv)
         fclose(board.dump_input);
     }
     free(rx);
-    free(mic_raw);
     free(mic);
     return 0;
 }

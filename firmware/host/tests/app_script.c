@@ -33,6 +33,8 @@
 #include <string.h>
 
 #include "kws_app.h"
+#include "test_app.h"
+#include "test_io.h"
 
 typedef struct script_board {
     uint32_t clock_us;
@@ -54,8 +56,7 @@ typedef struct script_board {
 
 static kws_app app;
 static script_board board;
-static char label_text[1024];
-static const char *labels[KWS_MAX_LABELS];
+static test_app_setup setup;
 
 static void advance(uint32_t us)
 {
@@ -156,26 +157,6 @@ static uint32_t u32_le(const uint8_t *b)
     return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
 }
 
-static unsigned char *read_all(FILE *f, size_t *len)
-{
-    size_t cap = 1 << 16, n = 0, got;
-    unsigned char *buf = malloc(cap);
-    while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            unsigned char *bigger = realloc(buf, cap * 2);
-            if (bigger == NULL) {
-                free(buf);
-                return NULL;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    *len = n;
-    return buf;
-}
-
 static void poll_once(void)
 {
     board.mic_this_poll = 0;
@@ -230,27 +211,13 @@ static int run_script(const unsigned char *script, size_t len, unsigned long *po
 int main(int argc, char **argv)
 {
     kws_hal hal;
-    kws_build_info info;
     unsigned char *script;
     size_t script_len;
     unsigned long polls = 0;
-    uint8_t num_labels = 0;
     int a, no_time = 0, rc;
 
     memset(&board, 0, sizeof board);
-    board.clock_step = 13;
-    board.rx_chunk = 61;
-    memset(&info, 0, sizeof info);
-    info.firmware_version = "0.1.0-host";
-    info.board = "host-script";
-    info.model.backend = "fake";
-    info.model.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
-    info.model.arena_bytes = 10240;
-    info.model.output_scale = 0.00390625f;
-    info.model.output_zero_point = -128;
-    info.recognizer = kws_recognizer_default_config();
-    info.infer_every = 1;
-    strcpy(label_text, "_silence_,_unknown_,yes,no");
+    test_app_setup_init(&setup, "host-script");
 
     for (a = 1; a < argc; ++a) {
         const char *opt = argv[a];
@@ -264,13 +231,10 @@ int main(int argc, char **argv)
             return 2;
         }
         ++a;
-        if (strcmp(opt, "--labels") == 0) {
-            strncpy(label_text, val, sizeof label_text - 1);
-        } else if (strcmp(opt, "--clock-start") == 0) {
-            board.clock_us = (uint32_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--clock-step") == 0) {
-            board.clock_step = (uint32_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--model-us") == 0) {
+        if (test_app_option(&setup, opt, val)) {
+            continue;
+        }
+        if (strcmp(opt, "--model-us") == 0) {
             board.model_us = (uint32_t)strtoul(val, NULL, 10);
         } else if (strcmp(opt, "--poll-us") == 0) {
             board.poll_us = (uint32_t)strtoul(val, NULL, 10);
@@ -286,39 +250,17 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(opt, "--poll-guard") == 0) {
             board.guard = strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--rx-chunk") == 0) {
-            board.rx_chunk = strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--window") == 0) {
-            info.recognizer.average_window_ms = (uint32_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--suppression") == 0) {
-            info.recognizer.suppression_ms = (uint32_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--min-count") == 0) {
-            info.recognizer.minimum_count = (uint16_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--threshold") == 0) {
-            info.recognizer.detection_threshold = (uint8_t)strtoul(val, NULL, 10);
-        } else if (strcmp(opt, "--infer-every") == 0) {
-            info.infer_every = (uint8_t)strtoul(val, NULL, 10);
         } else {
             fprintf(stderr, "unknown option %s\n", opt);
             return 2;
         }
     }
-    {
-        char *p = label_text;
-        while (*p && num_labels < KWS_MAX_LABELS) {
-            labels[num_labels++] = p;
-            while (*p && *p != ',') {
-                ++p;
-            }
-            if (*p == ',') {
-                *p++ = '\0';
-            }
-        }
-    }
-    info.model.labels = labels;
-    info.model.num_labels = num_labels;
+    test_app_setup_labels(&setup);
+    board.clock_us = setup.clock_start;
+    board.clock_step = setup.clock_step;
+    board.rx_chunk = setup.rx_chunk;
 
-    script = read_all(stdin, &script_len);
+    script = test_read_all(stdin, &script_len);
     if (script == NULL) {
         return 1;
     }
@@ -333,7 +275,7 @@ int main(int argc, char **argv)
     hal.audio_read = board.mic != 0 ? hal_audio_read : NULL;
     hal.led = hal_led;
     hal.model_invoke = hal_model_invoke;
-    if (kws_app_init(&app, &hal, &info) != 0) {
+    if (kws_app_init(&app, &hal, &setup.info) != 0) {
         fflush(stdout);
         free(script);
         free(board.rx);

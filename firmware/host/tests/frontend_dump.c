@@ -2,134 +2,49 @@
  *
  *   frontend_dump IN.raw OUT.i8 CLIP_SAMPLES CHUNKS [OUT.f32]
  *
- * IN.raw is little-endian int16 mono. CLIP_SAMPLES > 0 cuts it into clips of that many samples and
- * resets the frontend before each (each clip gives its own frames); 0 streams the whole file.
- * CHUNKS says how the audio is handed to kws_frontend_push: a comma list of sizes used in turn
- * ("1,7,160"), or "rand:SEED:MAX" for seeded random sizes 1..MAX. OUT.i8 gets every frame's
- * KWS_FE_NUM_FEATURES int8 values; OUT.f32 (optional) the float features before quantisation (log-mel and
- * MFCC only; any feature_type with a device frontend runs through kws_frontend_push).
+ * The arguments are test_io.h's test_dump_main: IN.raw is cut into clips of CLIP_SAMPLES (0: one
+ * stream), each handed to kws_frontend_push in CHUNKS ("1,7,160" or "rand:SEED:MAX"). OUT.i8 gets every
+ * frame's KWS_FE_NUM_FEATURES int8 values; OUT.f32 (optional) the float features before quantisation
+ * (log-mel and MFCC only; any feature_type with a device frontend runs through kws_frontend_push).
  * Built and run by tests/test_firmware_core.py via kws/device/cbuild.py.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "kws_frontend.h"
+#include "test_io.h"
 
 static kws_frontend fe;
+static int8_t frame[KWS_FE_NUM_FEATURES];
 
-static unsigned long long rng_state;
-
-static size_t next_random(size_t max)
+static void reset(void)
 {
-    /* 64-bit LCG (Knuth's MMIX constants): deterministic across platforms, which rand() is not. */
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (size_t)((rng_state >> 33) % max) + 1u;
+    kws_frontend_reset(&fe);
+}
+
+static void push(const int16_t *p, size_t n, FILE *out, FILE *out_f)
+{
+    (void)out_f; /* written only by a float frontend */
+    while (n > 0) {
+        int ready;
+        size_t used = kws_frontend_push(&fe, p, n, frame, &ready);
+        p += used;
+        n -= used;
+        if (ready) {
+            fwrite(frame, 1, sizeof frame, out);
+#if KWS_FE_FLOAT_FRONTEND
+            if (out_f != NULL) {
+                /* The frame just made is the last n_fft samples before the push position;
+                 * recompute it in float for diagnostics (same code path). */
+                float work[KWS_FE_FFT_SIZE], feats[KWS_FE_NUM_FEATURES];
+                kws_frontend_compute(p - KWS_FE_FFT_SIZE, work, feats, NULL);
+                fwrite(feats, sizeof feats[0], KWS_FE_NUM_FEATURES, out_f);
+            }
+#endif
+        }
+    }
 }
 
 int main(int argc, char **argv)
 {
-    FILE *in, *out, *out_f = NULL;
-    long file_bytes;
-    size_t total, clip, start, sizes[64], n_sizes = 0, turn = 0, max_random = 0;
-    int16_t *audio;
-    int8_t frame[KWS_FE_NUM_FEATURES];
-    unsigned char *raw;
-
-    if (argc < 5) {
-        fprintf(stderr, "usage: %s IN.raw OUT.i8 CLIP_SAMPLES CHUNKS [OUT.f32]\n", argv[0]);
-        return 2;
-    }
-    if (strncmp(argv[4], "rand:", 5) == 0) {
-        char *end;
-        rng_state = strtoull(argv[4] + 5, &end, 10);
-        max_random = (size_t)strtoul(end + 1, NULL, 10);
-        if (*end != ':' || max_random == 0) {
-            fprintf(stderr, "bad CHUNKS %s\n", argv[4]);
-            return 2;
-        }
-    } else {
-        char *p = argv[4];
-        while (*p && n_sizes < 64) {
-            sizes[n_sizes] = (size_t)strtoul(p, &p, 10);
-            if (sizes[n_sizes] == 0) {
-                fprintf(stderr, "chunk sizes must be >= 1\n");
-                return 2;
-            }
-            ++n_sizes;
-            if (*p == ',') {
-                ++p;
-            }
-        }
-        if (n_sizes == 0) {
-            return 2;
-        }
-    }
-    in = fopen(argv[1], "rb");
-    if (in == NULL || fseek(in, 0, SEEK_END) != 0 || (file_bytes = ftell(in)) < 0 || fseek(in, 0, SEEK_SET) != 0) {
-        fprintf(stderr, "cannot read %s\n", argv[1]);
-        return 1;
-    }
-    total = (size_t)file_bytes / 2;
-    raw = malloc((size_t)file_bytes + 1);
-    audio = malloc(total * sizeof *audio + 1);
-    if (raw == NULL || audio == NULL || fread(raw, 1, (size_t)file_bytes, in) != (size_t)file_bytes) {
-        fprintf(stderr, "cannot read %s\n", argv[1]);
-        return 1;
-    }
-    fclose(in);
-    for (start = 0; start < total; ++start) { /* little-endian on disk whatever the host */
-        unsigned v = (unsigned)raw[2 * start] | ((unsigned)raw[2 * start + 1] << 8);
-        audio[start] = (int16_t)(v >= 0x8000u ? (int)v - 0x10000 : (int)v);
-    }
-    free(raw);
-    clip = (size_t)strtoul(argv[3], NULL, 10);
-    if (clip == 0) {
-        clip = total;
-    }
-    out = fopen(argv[2], "wb");
-    if (argc > 5) {
-        out_f = fopen(argv[5], "wb");
-    }
-    if (out == NULL || (argc > 5 && out_f == NULL)) {
-        fprintf(stderr, "cannot write output\n");
-        return 1;
-    }
+    static const test_dump_frontend ops = {reset, push};
     kws_frontend_init(&fe);
-    for (start = 0; start < total; start += clip) {
-        size_t pos = start, end = start + clip > total ? total : start + clip;
-        kws_frontend_reset(&fe);
-        while (pos < end) {
-            size_t chunk = max_random ? next_random(max_random) : sizes[turn++ % n_sizes];
-            const int16_t *p = audio + pos;
-            if (chunk > end - pos) {
-                chunk = end - pos;
-            }
-            pos += chunk;
-            while (chunk > 0) {
-                int ready;
-                size_t used = kws_frontend_push(&fe, p, chunk, frame, &ready);
-                p += used;
-                chunk -= used;
-                if (ready) {
-                    fwrite(frame, 1, sizeof frame, out);
-#if KWS_FE_FLOAT_FRONTEND
-                    if (out_f != NULL) {
-                        /* The frame just made is the last n_fft samples before the push position;
-                         * recompute it in float for diagnostics (same code path). */
-                        float work[KWS_FE_FFT_SIZE], feats[KWS_FE_NUM_FEATURES];
-                        kws_frontend_compute(p - KWS_FE_FFT_SIZE, work, feats, NULL);
-                        fwrite(feats, sizeof feats[0], KWS_FE_NUM_FEATURES, out_f);
-                    }
-#endif
-                }
-            }
-        }
-    }
-    free(audio);
-    fclose(out);
-    if (out_f != NULL) {
-        fclose(out_f);
-    }
-    return 0;
+    return test_dump_main(argc, argv, "OUT.f32", &ops);
 }
