@@ -350,6 +350,10 @@ def test_the_app_feeds_the_model_the_latest_49_micro_frames(real_clips, c_build,
     reference = micro_features_int8(stream, MICRO)
     starts = range(0, reference.shape[0] - 49 + 1, 2)
     np.testing.assert_array_equal(inputs, np.stack([reference[s:s + 49] for s in starts]))
+    # Each score's stream time is the last sample of its newest frame: a micro frame spans the 480-sample
+    # window (30 ms), not the 512-point FFT (the log-mel frontend's frame; tests/test_protocol.py).
+    scores = [m for m in P.decode_stream(result.stdout) if isinstance(m, P.Scores)]
+    assert [m.time_us for m in scores] == [((s + 48) * 320 + 480) * 1_000_000 // 16000 for s in starts]
 
 
 @pytest.mark.shared_data

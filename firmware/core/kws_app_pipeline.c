@@ -4,13 +4,14 @@
 
 #include "kws_app_io.h"
 
-/* Stream time of the end of the newest frame, counting live audio the driver lost (see kws_app.h).
+/* Stream time of the end of the newest frame (KWS_FE_FRAME_SAMPLES: the micro frontend's window, the float
+ * frontend's FFT frame), counting live audio the driver lost (see kws_app.h).
  * 64-bit so t_ms does not wrap with the 32-bit microsecond clock. */
 static uint64_t stream_time_us64(const kws_app *app)
 {
     const uint32_t frames = app->ring.total;
     const uint64_t end_sample = app->dropped_samples +
-        (frames == 0 ? 0u : (uint64_t)(frames - 1u) * KWS_FE_STRIDE_SAMPLES + KWS_FE_FFT_SIZE);
+        (frames == 0 ? 0u : (uint64_t)(frames - 1u) * KWS_FE_STRIDE_SAMPLES + KWS_FE_FRAME_SAMPLES);
     return app->start_us + end_sample * 1000000u / KWS_FE_SAMPLE_RATE;
 }
 
