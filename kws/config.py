@@ -505,6 +505,9 @@ class TrainingConfig:
     """SpecAugment: frequency masks per training example (0 = off)."""
     spec_freq_mask_bins: int = 6
     """Widest frequency mask, in feature channels (mel bands or MFCC coefficients)."""
+    label_smoothing: float = 0.0
+    """Label smoothing of the cross-entropy (0 = off; e.g. 0.1 moves 10 % of each target's weight evenly onto
+    every label): less confident training targets, a common guard against over-fitting the training voices."""
     ema_decay: float = 0.0
     """Exponential moving average of the weights (0 = off; e.g. 0.995 averages over ~200 steps): validation,
     the best checkpoint and so every later stage use the averaged weights, which land in a flatter minimum
@@ -528,6 +531,8 @@ class TrainingConfig:
             raise ConfigError(f"training.distill_temperature must be positive, got {self.distill_temperature}")
         if not 0 <= self.distill_weight <= 1:
             raise ConfigError(f"training.distill_weight must be in [0, 1], got {self.distill_weight}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"training.label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0 <= self.ema_decay < 1:
             raise ConfigError(f"training.ema_decay must be in [0, 1), got {self.ema_decay}")
         for name in ("spec_time_masks", "spec_time_mask_frames", "spec_freq_masks", "spec_freq_mask_bins"):

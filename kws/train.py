@@ -253,7 +253,7 @@ def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     """One optimizer step (and the weight average's update); (loss, batch accuracy)."""
     model.train()
     logits = model(x)
-    loss = F.cross_entropy(logits, target)
+    loss = F.cross_entropy(logits, target, label_smoothing=config.training.label_smoothing)
     if teacher is not None:
         loss = distillation_loss(logits, teacher(x), target, config.training.distill_temperature,
                                  config.training.distill_weight)

@@ -235,3 +235,29 @@ def test_a_run_started_before_a_new_training_setting_still_resumes(tiny_synth, t
     torch.save(payload, last)
     result = train(config, tmp_path / "run", progress=False)
     assert result.resumed_from == 20
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_label_smoothing_loss_by_hand(smoothing):
+    import math
+
+    from kws.train import _train_step
+
+    class Bias(torch.nn.Module):  # logits = [2, 0, 0, 0] for every input
+        def __init__(self) -> None:
+            super().__init__()
+            self.b = torch.nn.Parameter(torch.tensor([2.0, 0.0, 0.0, 0.0]))
+
+        def forward(self, x):
+            return self.b.expand(x.shape[0], 4)
+
+    model = Bias()
+    config = load_config(None, [f"training.label_smoothing={smoothing}"])
+    loss, accuracy = _train_step(model, torch.optim.SGD(model.parameters(), lr=0.0), None, None,
+                                 torch.zeros(3, 1), torch.tensor([0, 0, 1]), config)
+    z = math.log(math.exp(2) + 3)
+    nll = [z - 2, z]  # -log p of label 0 and of label 1
+    mean_over_labels = (4 * z - 2) / 4  # -mean_i log p_i: what smoothing spreads its weight over
+    expected = sum((1 - smoothing) * n + smoothing * mean_over_labels for n in (nll[0], nll[0], nll[1])) / 3
+    assert loss == pytest.approx(expected, rel=1e-6)  # float32 softmax
+    assert accuracy == pytest.approx(2 / 3)
