@@ -380,6 +380,9 @@ class SynthConfig:
     Keywords, listed unknown words and the keywords' homophones are never drawn."""
     background_seconds: float = 60.0
     """Length of each synthesised _background_noise_ recording (white, pink, brown, hum, babble)."""
+    everyday_noises: bool = False
+    """Also synthesise recordings like the real set's household ones: running_water.wav, machine.wav (a motor
+    or exercise bike) and clatter.wav (doing the dishes); kws.data.noise."""
     min_speed_wpm: int = 110
     """Slowest speaking rate (espeak-ng words per minute)."""
     max_speed_wpm: int = 220

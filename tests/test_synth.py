@@ -296,3 +296,27 @@ def test_cli_writes_the_dataset_and_refuses_a_second_time(tmp_path, capsys):
 def test_espeak_module_lists_voices():
     result = subprocess.run([sys.executable, "-m", "kws.data.espeak"], capture_output=True, text=True, check=True)
     assert "espeak-ng" in result.stdout and "en-us" in result.stdout and "whisper" in result.stdout
+
+
+def test_everyday_noises_join_the_background_and_leave_the_rest_unchanged(dataset, tmp_path):
+    root, _ = dataset
+    report = synth.synthesize(_tiny(tmp_path / "everyday", everyday_noises=True), FRONTEND, progress=False)
+    extra = {"running_water.wav", "machine.wav", "clatter.wav"}
+    assert set(report.background) == BACKGROUND_FILES | extra
+    noise = tmp_path / "everyday" / BACKGROUND_NOISE_DIR
+    for name in BACKGROUND_FILES:  # their own random streams: the six recordings are byte for byte the same
+        assert (noise / name).read_bytes() == (root / BACKGROUND_NOISE_DIR / name).read_bytes(), name
+    assert "running_water.wav" in (noise / "README.md").read_text()
+    audio = {name: load_audio(noise / name, 16000)[0].astype(np.float64) for name in extra}
+    level = {name: 10 * np.log10(np.mean(x ** 2)) for name, x in audio.items()}
+    # Normalised to -20 dBFS RMS (+-0.5 dB: int16 rounding), unless the peak would pass -1 dBFS: then scaled
+    # down to that peak, as the dishes' impacts are.
+    assert all(abs(level[name] + 20) < 0.5 for name in ("running_water.wav", "machine.wav")), level
+    assert -35 < level["clatter.wav"] <= -19.5 and np.abs(audio["clatter.wav"]).max() <= 10 ** (-1 / 20) + 1e-4
+    # Dishes are impacts: a far higher peak-to-RMS ratio than a steady tap or motor.
+    crest = {name: np.abs(x).max() / np.sqrt(np.mean(x ** 2)) for name, x in audio.items()}
+    assert crest["clatter.wav"] > 2 * max(crest["running_water.wav"], crest["machine.wav"])
+    # The motor's rotation is a strong low tone: most of its energy below 1 kHz sits in a few narrow peaks.
+    spectrum = np.abs(np.fft.rfft(audio["machine.wav"])) ** 2
+    low = spectrum[:len(spectrum) * 1000 // 8000]
+    assert np.sort(low)[-200:].sum() > 0.3 * low.sum()

@@ -108,4 +108,83 @@ def mix_talkers(rng: np.random.Generator, talkers: Sequence[Sequence[np.ndarray]
     return out
 
 
-__all__ = ["colored_noise", "db_to_gain", "mains_hum", "mix_talkers", "noise_floor", "normalise", "white_noise"]
+
+
+def _band_noise(rng: np.random.Generator, n: int, sample_rate: int, centre_hz: np.ndarray,
+                bandwidth_octaves: float) -> np.ndarray:
+    """Noise through a band-pass whose centre follows centre_hz (one value per 1,024-sample block: a slowly
+    wandering resonance), filtered block by block in the frequency domain with 50 % overlap-add."""
+    block, hop = 1024, 512
+    window = np.hanning(block + 1)[:block]  # periodic Hann: overlap-adds to a constant at hop = block / 2
+    freqs = np.fft.rfftfreq(block, 1.0 / sample_rate)
+    out = np.zeros(n + block)
+    source = rng.standard_normal(n + block)
+    for k, start in enumerate(range(0, n, hop)):
+        centre = float(centre_hz[min(k, len(centre_hz) - 1)])
+        octaves = np.log2(np.maximum(freqs, 1.0) / centre) / bandwidth_octaves
+        gain = np.exp(-0.5 * octaves ** 2)
+        out[start:start + block] += np.fft.irfft(np.fft.rfft(source[start:start + block] * window) * gain, block)
+    out = out[:n]
+    return out / (np.std(out) or 1.0)
+
+
+def running_water(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
+    """A running tap: broadband hiss through a resonance that wanders between ~0.6 and 3 kHz, its level
+    fluctuating quickly, with bubbles (short rising, decaying tones of 0.5-3 kHz) a few dozen per second."""
+    blocks = n // 512 + 2
+    walk = np.cumsum(rng.normal(0.0, 0.04, blocks))
+    centre = np.exp(np.log(1300.0) + 0.7 * np.tanh(walk - walk.mean()))
+    out = _band_noise(rng, n, sample_rate, centre, bandwidth_octaves=1.2)
+    flutter = np.repeat(np.exp(rng.normal(0.0, 0.25, n // 160 + 1)), 160)[:n]
+    out *= flutter
+    t = np.arange(int(0.03 * sample_rate)) / sample_rate
+    for start in rng.integers(0, max(1, n - t.size), size=int(30 * n / sample_rate)):
+        f0 = rng.uniform(500.0, 3000.0)
+        chirp = np.sin(2 * np.pi * f0 * (t + 4.0 * t * t)) * np.exp(-t / rng.uniform(0.003, 0.01))
+        out[start:start + t.size] += rng.uniform(0.5, 2.0) * chirp
+    return out / (np.std(out) or 1.0)
+
+
+def machine(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
+    """A motor or exercise bike: a whir of harmonics of a drifting 25-120 Hz rotation, band noise that pulses
+    with the rotation, and a slow rhythm (pedalling, a compressor cycle) of 0.5-2 Hz."""
+    t = np.arange(n) / sample_rate
+    rotation = rng.uniform(25.0, 120.0) * (1.0 + 0.05 * np.sin(2 * np.pi * rng.uniform(0.02, 0.1) * t))
+    phase = 2 * np.pi * np.cumsum(rotation) / sample_rate
+    whir = np.zeros(n)
+    for k in range(1, 30):
+        if k * rotation.max() >= sample_rate / 2:
+            break
+        whir += rng.uniform(0.2, 1.0) / k ** 0.7 * np.sin(k * phase + rng.uniform(0, 2 * np.pi))
+    whir /= np.std(whir) or 1.0
+    centre = np.full(n // 512 + 2, rng.uniform(400.0, 2500.0))
+    hiss = _band_noise(rng, n, sample_rate, centre, bandwidth_octaves=1.5)
+    hiss *= 1.0 + 0.5 * np.sin(phase)  # the noise pulses once per turn
+    rhythm = 1.0 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t + rng.uniform(0, 2 * np.pi))
+    out = (whir + rng.uniform(0.5, 1.5) * hiss) * rhythm
+    return out / (np.std(out) or 1.0)
+
+
+def clatter(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
+    """Doing the dishes: impacts (about three a second, in bursts) that each ring a few high resonances of
+    1-7 kHz for 20-200 ms, over a quiet bed of band noise (water in the sink)."""
+    out = 0.05 * _band_noise(rng, n, sample_rate, np.full(n // 512 + 2, rng.uniform(800.0, 2000.0)), 1.5)
+    length = int(0.25 * sample_rate)
+    t = np.arange(length) / sample_rate
+    position = 0.0
+    while True:
+        position += rng.exponential(1.0 / 3.0) if rng.random() < 0.7 else rng.uniform(0.5, 2.5)
+        start = int(position * sample_rate)
+        if start >= n:
+            break
+        ring = np.zeros(length)
+        for _ in range(int(rng.integers(2, 6))):
+            ring += rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * rng.uniform(1000.0, 7000.0) * t
+                                                   + rng.uniform(0, 2 * np.pi)) * np.exp(-t / rng.uniform(0.02, 0.2))
+        end = min(n, start + length)
+        out[start:end] += db_to_gain(rng.uniform(-12.0, 0.0)) * ring[:end - start]
+    return out / (np.std(out) or 1.0)
+
+
+__all__ = ["clatter", "colored_noise", "db_to_gain", "machine", "mains_hum", "mix_talkers", "noise_floor", "normalise",
+           "running_water", "white_noise"]

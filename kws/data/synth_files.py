@@ -36,7 +36,7 @@ def _background(cfg: SynthConfig, sample_rate: int, babble: dict[int, dict[int, 
     n = int(round(cfg.background_seconds * sample_rate))
     rng = [seeded_rng(cfg.seed, TAG_NOISE, k) for k in range(6)]
     talkers = [[u / 32768.0 for _, u in sorted(babble.get(t, {}).items())] for t in range(BABBLE_TALKERS)]
-    return {
+    background = {
         "white_noise.wav": noisegen.normalise(noisegen.white_noise(rng[0], n), rms_dbfs=-16.0),
         "pink_noise.wav": noisegen.normalise(noisegen.colored_noise(rng[1], n, 1.0, sample_rate=sample_rate,
                                                                     highpass_hz=10.0), rms_dbfs=-16.0),
@@ -48,6 +48,12 @@ def _background(cfg: SynthConfig, sample_rate: int, babble: dict[int, dict[int, 
                                                  rms_dbfs=-20.0),
         "babble.wav": noisegen.normalise(noisegen.mix_talkers(rng[5], talkers, n, sample_rate), rms_dbfs=-18.0),
     }
+    if cfg.everyday_noises:  # streams 6-8: the recordings above stay the same with or without these
+        for k, (name, make) in enumerate((("running_water.wav", noisegen.running_water),
+                                          ("machine.wav", noisegen.machine), ("clatter.wav", noisegen.clatter)), 6):
+            background[name] = noisegen.normalise(make(seeded_rng(cfg.seed, TAG_NOISE, k), n, sample_rate),
+                                                  rms_dbfs=-20.0)
+    return background
 
 
 _BACKGROUND_README = """\
@@ -62,6 +68,12 @@ like the real Speech Commands `_background_noise_/` folder. All are generated, n
 - mains_hum_50hz.wav, mains_hum_60hz.wav: electrical hum with harmonics, slow drift, faint hiss.
 - babble.wav: {talkers} overlapping espeak-ng talkers speaking pseudo-words in several languages
   (never a word of this dataset).
+{everyday}"""
+
+_EVERYDAY_README = """\
+- running_water.wav: a running tap (hiss through a wandering resonance, bubbles).
+- machine.wav: a motor or exercise bike (harmonics of a drifting rotation, pulsing noise, a slow rhythm).
+- clatter.wav: doing the dishes (impacts ringing high resonances over a quiet water bed).
 """
 
 
@@ -80,7 +92,8 @@ def write_background(root: Path, cfg: SynthConfig, sample_rate: int, babble: dic
     for name, audio in background.items():
         write_file(root, f"{BACKGROUND_NOISE_DIR}/{name}", wav_bytes(to_int16(audio), sample_rate), files)
     write_file(root, f"{BACKGROUND_NOISE_DIR}/README.md",
-               _BACKGROUND_README.format(talkers=BABBLE_TALKERS).encode(), files)
+               _BACKGROUND_README.format(talkers=BABBLE_TALKERS,
+                                         everyday=_EVERYDAY_README if cfg.everyday_noises else "").encode(), files)
     return sorted(background)
 
 
