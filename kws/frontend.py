@@ -10,7 +10,7 @@ Four kinds (FrontendConfig.feature_type), one dispatch (this module): `reference
 
 The rest of this docstring defines 'logmel' and 'mfcc'.
 
-`FrontendConfig` (kws/config.py) is the spec; `reference_features` below is its definition
+`FrontendConfig` (kws/config_frontend.py) is the spec; `reference_features` below is its definition
 (numpy + librosa, float64 arithmetic). `TorchFrontend` computes the same features batched in float32
 for training on the fly, and the C tables of the device come from `frontend_tables` here, via
 kws/frontend_tables.py. All three use the very same float32 tables, so any difference between them is
