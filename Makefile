@@ -77,9 +77,10 @@ stats: data
 $(RUN_DIR)/config.toml: $(CONFIG) | $(STAMP)
 	$(KWS) config show --config $(CONFIG) --run $(RUN) > /dev/null
 
-# Training resumes from runs/<run>/checkpoints/last.pt if it was interrupted.
+# Training resumes from runs/<run>/checkpoints/last.pt if it was interrupted, and starts over when the
+# dataset changed since (new data is why make runs this rule again).
 $(RUN_DIR)/model_float.pt: $(RUN_DIR)/config.toml $(DATA_READY)
-	$(KWS) train --config $(RUN_DIR)/config.toml --run $(RUN)
+	$(KWS) train --config $(RUN_DIR)/config.toml --run $(RUN) --data-changed restart
 
 $(RUN_DIR)/model_ptq.pt $(RUN_DIR)/model_qat.pt: $(RUN_DIR)/model_%.pt: $(RUN_DIR)/model_float.pt
 	$(KWS) quantize --config $(RUN_DIR)/config.toml --run $(RUN) --method $*

@@ -104,12 +104,20 @@ def load_teacher(config: KwsConfig) -> torch.nn.Module:
     return teacher
 
 
-def _check_resume(run: Run, config: KwsConfig) -> dict[str, Any] | None:
+def _check_resume(run: Run, config: KwsConfig, fingerprint: str, on_data_change: str) -> dict[str, Any] | None:
     last = run.last_checkpoint
     run_dir = run.dir
     if not last.exists():
         return None
     payload = load_checkpoint(last, expect=config)
+    saved_fingerprint = payload.get("data_fingerprint")  # absent in runs started before it was recorded
+    if saved_fingerprint is not None and saved_fingerprint != fingerprint:
+        if on_data_change == "restart":
+            return None
+        raise CheckpointError(
+            f"{run_dir} was trained on {config.data.data_dir} as it was then; the dataset has changed since "
+            f"(files added, removed or rewritten). Train it again from the start with `kws train --run {run.name} "
+            f"--data-changed restart` (its model is replaced when the new one is done), or use another --run name")
     saved = payload.get("training")
     if saved is not None:  # settings added since the run started count as their defaults
         saved = {**config_to_dict(TrainingConfig()), **saved}
@@ -124,19 +132,25 @@ def _check_resume(run: Run, config: KwsConfig) -> dict[str, Any] | None:
 
 
 def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
-          stop_after: int | None = None) -> TrainResult:
+          stop_after: int | None = None, on_data_change: str = "error") -> TrainResult:
     """Train (or resume) the configured model into the run folder; see the module docstring for the outputs.
 
     `stop_after` ends this invocation after that many steps (tests use it to simulate an interruption).
+    A run whose dataset changed since it started (kws.data.index.dataset_fingerprint) is never resumed:
+    on_data_change 'error' refuses, 'restart' trains from the start (what `make` wants after new data).
     """
     from tqdm import tqdm
 
+    from kws.data.index import dataset_fingerprint
     from kws.models import build_model
 
     run = as_run(run)
     run_dir = run.dir
     config.validate()
-    resume = _check_resume(run, config)  # refuse a foreign run before any work
+    if on_data_change not in ("error", "restart"):
+        raise ValueError(f"on_data_change must be 'error' or 'restart', got {on_data_change!r}")
+    fingerprint = dataset_fingerprint(config.data.data_dir)
+    resume = _check_resume(run, config, fingerprint, on_data_change)  # refuse a foreign run before any work
     existing = run.config_path
     if existing.exists() and resume is not None and load_config(existing) != config:
         raise CheckpointError(f"{existing} differs from this config; use another --run name or delete {run_dir}")
@@ -203,13 +217,13 @@ def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
             elif step % 10 == 0:
                 bar.set_postfix(loss=f"{window[-1][0]:.3f}", acc=f"{np.mean([w[1] for w in window]):.3f}")
             if step % config.training.checkpoint_every == 0 or step == total_steps:
-                _save_last(run, model, optimizer, config, step, history, best, ema)
+                _save_last(run, model, optimizer, config, step, history, best, ema, fingerprint)
     finally:
         bar.close()
     elapsed = time.perf_counter() - started
     steps_done = step - start_step
     if step < total_steps:
-        _save_last(run, model, optimizer, config, step, history, best, ema)
+        _save_last(run, model, optimizer, config, step, history, best, ema, fingerprint)
         return TrainResult(run_dir, best["step"], best["val_accuracy"], float("nan"), start_step)
     return _finish(config, run, model, data, history, best, start_step, steps_done, elapsed)
 
@@ -276,9 +290,11 @@ def _averaged(model: torch.nn.Module, decay: float) -> "torch.optim.swa_utils.Av
 
 def _save_last(run: Run, model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: KwsConfig,
                step: int, history: list[dict[str, Any]], best: dict[str, Any],
-               ema: "torch.optim.swa_utils.AveragedModel | None" = None) -> None:
+               ema: "torch.optim.swa_utils.AveragedModel | None" = None, fingerprint: str | None = None) -> None:
     extra = {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(), "history": history,
              "best": best, "training": config_to_dict(config.training), "data": config_to_dict(config.data)}
+    if fingerprint is not None:
+        extra["data_fingerprint"] = fingerprint
     if ema is not None:
         extra["ema"] = ema.state_dict()
     save_checkpoint(run.last_checkpoint, model=model, config=config, step=step, kind="resume", extra=extra)

@@ -261,3 +261,40 @@ def test_label_smoothing_loss_by_hand(smoothing):
     expected = sum((1 - smoothing) * n + smoothing * mean_over_labels for n in (nll[0], nll[0], nll[1])) / 3
     assert loss == pytest.approx(expected, rel=1e-6)  # float32 softmax
     assert accuracy == pytest.approx(2 / 3)
+
+
+def test_dataset_fingerprint_follows_the_files(tiny_synth, tmp_path):
+    import shutil
+
+    from kws.data.index import dataset_fingerprint
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_synth, data)
+    with_manifest = dataset_fingerprint(data)
+    assert dataset_fingerprint(data) == with_manifest == dataset_fingerprint(tiny_synth)  # bytes, not paths
+    (data / "manifest.json").write_text((data / "manifest.json").read_text() + " ")
+    assert dataset_fingerprint(data) != with_manifest
+    (data / "manifest.json").unlink()  # a dataset without a manifest (the real release): paths, sizes, mtimes
+    listing = dataset_fingerprint(data)
+    assert dataset_fingerprint(data) == listing
+    wav = next((data / "yes").glob("*.wav"))
+    os.utime(wav, ns=(wav.stat().st_atime_ns, wav.stat().st_mtime_ns + 1_000_000_000))
+    assert dataset_fingerprint(data) != listing
+
+
+def test_a_run_is_not_resumed_on_data_that_changed(tiny_synth, tmp_path):
+    import shutil
+
+    from kws.train import train
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_synth, data)
+    config = load_config(None, TINY + [f"data.data_dir={data}", f"data.cache_dir={tmp_path / 'cache'}"])
+    train(config, tmp_path / "run", progress=False, stop_after=20)
+    manifest = data / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"seed": 7', '"seed": 7 '))  # as `kws data synth` anew
+    with pytest.raises(CheckpointError, match="dataset has changed since.*--data-changed restart"):
+        train(config, tmp_path / "run", progress=False)
+    result = train(config, tmp_path / "run", progress=False, on_data_change="restart")
+    assert result.resumed_from == 0 and (tmp_path / "run" / "model_float.pt").is_file()
+    assert train(config, tmp_path / "run", progress=False).resumed_from == 160  # unchanged data: nothing to do

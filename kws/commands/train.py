@@ -13,7 +13,7 @@ def _train(args: argparse.Namespace) -> int:
 
     run = run_of(args)
     config = run.base_config(args.config, args.overrides)  # training writes config.toml: no deploy overlay
-    result = train(config, run, progress=not args.quiet)
+    result = train(config, run, progress=not args.quiet, on_data_change=args.data_changed)
     print(f"best validation accuracy {result.best_val_accuracy:.2%} at step {result.best_step}; "
           f"test accuracy {result.test_accuracy:.2%}; outputs in {result.run_dir}/")
     return 0
@@ -66,6 +66,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train the configured model into runs/<run>/ (resumes if interrupted)")
     add_config_options(train)
     train.add_argument("--run", default="demo", help="run name: outputs go to runs/<run>/ (default: demo)")
+    train.add_argument("--data-changed", choices=("error", "restart"), default="error",
+                       help="when the dataset changed since the run started: refuse (default), or train again "
+                            "from the start (the Makefile's choice after new data)")
     add_quiet_option(train)
     train.set_defaults(handler=_train)
 

@@ -436,9 +436,29 @@ def build_splits(data: DataConfig, frontend: FrontendConfig) -> dict[str, list[E
         raise DataError(problems[0])
     return index.splits
 
+def dataset_fingerprint(root: str | os.PathLike[str]) -> str:
+    """A SHA-256 that changes when the dataset's files do: the bytes of its manifest.json (`kws data synth`
+    writes one with every file's hash), else every .wav and .txt file's relative path, size and mtime.
+    Training records it, so a run is never resumed on data that changed under it."""
+    import hashlib
 
-__all__ = [
-    "DatasetIndex", "Example", "LAYOUT_FULL", "LAYOUT_TESTSET", "SELECTIONS", "SplitPools", "TESTSET_KEYWORDS",
-    "background_noise_files", "build_splits", "detect_layout", "empty_splits", "index_dataset", "seed_entropy",
-    "select_examples", "selection_mapping",
-]
+    root = Path(root)
+    digest = hashlib.sha256()
+    manifest = root / "manifest.json"
+    if manifest.is_file():
+        digest.update(b"manifest\0" + manifest.read_bytes())
+        return digest.hexdigest()
+    entries = []
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            if name.endswith((".wav", ".txt")):
+                stat = os.stat(os.path.join(folder, name))
+                entries.append((os.path.relpath(os.path.join(folder, name), root), stat.st_size, stat.st_mtime_ns))
+    for rel, size, mtime in sorted(entries):
+        digest.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+__all__ = ["DatasetIndex", "Example", "LAYOUT_FULL", "LAYOUT_TESTSET", "SELECTIONS", "SplitPools",
+           "TESTSET_KEYWORDS", "background_noise_files", "build_splits", "dataset_fingerprint", "detect_layout",
+           "empty_splits", "index_dataset", "seed_entropy", "select_examples", "selection_mapping"]
