@@ -110,8 +110,13 @@ def _check_resume(run: Run, config: KwsConfig, fingerprint: str, on_data_change:
     if not last.exists():
         return None
     payload = load_checkpoint(last, expect=config)
-    saved_fingerprint = payload.get("data_fingerprint")  # absent in runs started before it was recorded
-    if saved_fingerprint is not None and saved_fingerprint != fingerprint:
+    saved_fingerprint = payload.get("data_fingerprint")
+    if saved_fingerprint is None:  # a run started before the fingerprint was recorded: a newer manifest tells
+        manifest = Path(config.data.data_dir) / "manifest.json"
+        changed = manifest.is_file() and manifest.stat().st_mtime_ns > last.stat().st_mtime_ns
+    else:
+        changed = saved_fingerprint != fingerprint
+    if changed:
         if on_data_change == "restart":
             return None
         raise CheckpointError(

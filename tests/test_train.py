@@ -298,3 +298,12 @@ def test_a_run_is_not_resumed_on_data_that_changed(tiny_synth, tmp_path):
     result = train(config, tmp_path / "run", progress=False, on_data_change="restart")
     assert result.resumed_from == 0 and (tmp_path / "run" / "model_float.pt").is_file()
     assert train(config, tmp_path / "run", progress=False).resumed_from == 160  # unchanged data: nothing to do
+    # A run from before the fingerprint was recorded: a manifest newer than its last checkpoint counts as a change.
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    payload = torch.load(last, weights_only=True)
+    del payload["data_fingerprint"]
+    torch.save(payload, last)
+    assert train(config, tmp_path / "run", progress=False).resumed_from == 160
+    os.utime(manifest, ns=(last.stat().st_mtime_ns + 10**9, last.stat().st_mtime_ns + 10**9))
+    with pytest.raises(CheckpointError, match="dataset has changed since"):
+        train(config, tmp_path / "run", progress=False)
