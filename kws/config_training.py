@@ -84,6 +84,10 @@ class TrainingConfig:
     label_smoothing: float = 0.0
     """Label smoothing of the cross-entropy (0 = off; e.g. 0.1 moves 10 % of each target's weight evenly onto
     every label): less confident training targets, a common guard against over-fitting the training voices."""
+    validation_copies: int = 0
+    """0: validate on the clean validation clips (the recipe). N > 0: on N copies of each, every copy through the
+    training augmentations (noise, rooms, microphones, level, speed, shift; drawn from data.seed, so the same on
+    every run), so the kept checkpoint is the one that holds up under them rather than on clean speech."""
     ema_decay: float = 0.0
     """Exponential moving average of the weights (0 = off; e.g. 0.995 averages over ~200 steps): validation,
     the best checkpoint and so every later stage use the averaged weights, which land in a flatter minimum
@@ -109,6 +113,8 @@ class TrainingConfig:
             raise ConfigError(f"training.distill_weight must be in [0, 1], got {self.distill_weight}")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"training.label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.validation_copies <= 16:
+            raise ConfigError(f"training.validation_copies must be in [0, 16], got {self.validation_copies}")
         if not 0 <= self.ema_decay < 1:
             raise ConfigError(f"training.ema_decay must be in [0, 1), got {self.ema_decay}")
         for name in ("spec_time_masks", "spec_time_mask_frames", "spec_freq_masks", "spec_freq_mask_bins"):

@@ -71,6 +71,26 @@ def _eval_features(bank: Any, augmenter: Any, extractor: FeatureExtractor) -> tu
     return torch.cat(feats), torch.cat(labels)
 
 
+_VALIDATION_STREAM = 0x76616C69  # "vali": the augmented validation copies' own random stream
+
+
+def _augmented_features(bank: Any, augmenter: Any, extractor: FeatureExtractor, copies: int,
+                        seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`copies` augmented copies of every clip of a bank (training.validation_copies), each batch drawn from
+    (seed, stream, copy, first row): the same features on every run and for any batch order."""
+    from kws.data.index import seed_entropy
+
+    feats, labels = [], []
+    for copy in range(copies):
+        for start in range(0, len(bank), EVAL_BATCH):
+            stop = min(start + EVAL_BATCH, len(bank))
+            rng = np.random.default_rng([seed_entropy(seed), _VALIDATION_STREAM, copy, start])
+            audio = augmenter.augment(np.asarray(bank.audio[start:stop]), bank.generated_silence[start:stop], rng)
+            feats.append(extractor(audio))
+            labels.append(torch.as_tensor(np.asarray(bank.labels[start:stop]), dtype=torch.int64))
+    return torch.cat(feats), torch.cat(labels)
+
+
 def dataset_relative(path: str, root: Path) -> str:
     """A clip's path as recorded in a run: relative to the dataset root (POSIX), so a copied or moved
     project (or dataset) still matches; "" (generated silence) stays ""."""
@@ -128,7 +148,11 @@ def prepare_data(config: KwsConfig, extractor: FeatureExtractor, *, progress: bo
             raise KwsError(f"the {name} split of {config.data.data_dir} is empty; training needs a full-layout "
                            f"dataset with training and validation clips")
     batches = TrainingBatches(banks["training"], augmenter, config.training.batch_size, config.training.seed)
-    val_x, val_y = _eval_features(banks["validation"], augmenter, extractor)
+    if config.training.validation_copies:
+        val_x, val_y = _augmented_features(banks["validation"], augmenter, extractor,
+                                           config.training.validation_copies, config.data.seed)
+    else:
+        val_x, val_y = _eval_features(banks["validation"], augmenter, extractor)
     test_x, test_y = _eval_features(banks["testing"], augmenter, extractor)
     calibration = choose_calibration(banks["training"], config.quantization.calibration_size, config.training.seed,
                                      data_root(config))

@@ -307,3 +307,22 @@ def test_a_run_is_not_resumed_on_data_that_changed(tiny_synth, tmp_path):
     os.utime(manifest, ns=(last.stat().st_mtime_ns + 10**9, last.stat().st_mtime_ns + 10**9))
     with pytest.raises(CheckpointError, match="dataset has changed since"):
         train(config, tmp_path / "run", progress=False)
+
+
+def test_augmented_validation_copies_are_fixed_and_differ_from_the_clean_clips(tiny_synth, tmp_path):
+    from kws.prepared_data import FeatureExtractor, prepare_data
+
+    overrides = _overrides(tiny_synth, tmp_path / "cache") + [
+        "data.speed_perturbation=0.1", "data.reverb_probability=0.5", "data.channel_probability=0.5"]
+    clean_config = load_config(None, overrides)
+    config = load_config(None, overrides + ["training.validation_copies=2"])
+    clean = prepare_data(clean_config, FeatureExtractor(clean_config), progress=False)
+    first = prepare_data(config, FeatureExtractor(config), progress=False)
+    again = prepare_data(config, FeatureExtractor(config), progress=False)
+    n = clean.val_labels.shape[0]
+    assert first.val_features.shape[0] == first.val_labels.shape[0] == 2 * n
+    assert torch.equal(first.val_labels, torch.cat([clean.val_labels, clean.val_labels]))
+    assert torch.equal(first.val_features, again.val_features)  # drawn from data.seed: the same on every run
+    assert not torch.equal(first.val_features[:n], clean.val_features)
+    assert not torch.equal(first.val_features[:n], first.val_features[n:])  # two different copies
+    assert torch.equal(first.test_features, clean.test_features)  # the test split stays clean
