@@ -16,14 +16,13 @@ Festival has no random state: the same text, voice and settings give the same sa
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from kws.data.tts_process import speak_with_command
 from kws.errors import KwsError
 
 VOICES: tuple[str, ...] = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
@@ -68,8 +67,6 @@ def festival_speak(binary: str, text: str, voice: str, *, duration_stretch: floa
                    f0_mean: int) -> tuple[np.ndarray, int]:
     """Samples of `text` (float64 in [-1, 1]) and their rate. duration_stretch > 1 speaks slower; f0_mean
     (Hz, 0 = the voice's own) sets the mean pitch of the voices in PITCHED_VOICES."""
-    import soundfile
-
     if voice not in VOICES:
         raise KwsError(f"festival voice {voice!r} is not one of {', '.join(VOICES)}")
     # Only numbers we format go into the Scheme expressions; the text goes in a file, never an expression.
@@ -81,18 +78,8 @@ def festival_speak(binary: str, text: str, voice: str, *, duration_stretch: floa
         command += ["-eval", f"(Parameter.set 'Duration_Stretch {float(duration_stretch):.4f})"]
     if f0_mean > 0 and voice in PITCHED_VOICES:
         command += ["-eval", f"(set! int_lr_params (cons (list 'target_f0_mean {int(f0_mean)}) int_lr_params))"]
-    with tempfile.TemporaryDirectory(prefix="kws-festival-") as tmp:
-        out, text_file = Path(tmp) / "speech.wav", Path(tmp) / "text.txt"
-        text_file.write_text(text, encoding="utf-8")
-        result = subprocess.run([*command, str(text_file), "-o", str(out)], capture_output=True, text=True,
-                                check=False, env={**os.environ, "LC_ALL": "C"})
-        if result.returncode != 0 or not out.is_file():
-            raise KwsError(f"festival could not speak {text!r} with voice {voice} (exit status "
-                           f"{result.returncode}): {result.stderr.strip()[:200]}")
-        samples, rate = soundfile.read(out, dtype="float64")
-    if samples.ndim > 1:
-        samples = samples.mean(axis=1)
-    return samples, int(rate)
+    return speak_with_command("festival", command, text, voice, lambda text_file, out: [str(text_file), "-o",
+                                                                                         str(out)])
 
 
 __all__ = ["APT_PACKAGES", "INSTALL_HINT", "PITCHED_VOICES", "VOICES", "find_festival", "festival_speak",

@@ -15,14 +15,12 @@ Flite has no random state: the same text, voice and settings give the same sampl
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
+from kws.data.tts_process import speak_with_command
 from kws.errors import KwsError
 
 VOICES: tuple[str, ...] = ("awb", "rms", "slt", "kal16", "kal")
@@ -59,26 +57,13 @@ def flite_version(binary: str) -> str:
 def flite_speak(binary: str, text: str, voice: str, *, duration_stretch: float, f0_mean: int) -> tuple[np.ndarray, int]:
     """Samples of `text` (float64 in [-1, 1]) and their rate. duration_stretch > 1 speaks slower; f0_mean
     (Hz, 0 = the voice's own) sets the mean pitch of the voices in PITCHED_VOICES."""
-    import soundfile
-
     if voice not in VOICES:
         raise KwsError(f"flite voice {voice!r} is not one of {', '.join(VOICES)}")
-    with tempfile.TemporaryDirectory(prefix="kws-flite-") as tmp:
-        out = Path(tmp) / "speech.wav"
-        command = [binary, "-voice", voice, "--setf", f"duration_stretch={duration_stretch:.4f}"]
-        if f0_mean > 0 and voice in PITCHED_VOICES:
-            command += ["--setf", f"int_f0_target_mean={int(f0_mean)}"]
-        # The text goes in a file, never the command line, so no word can be read as an option.
-        (Path(tmp) / "text.txt").write_text(text, encoding="utf-8")
-        result = subprocess.run([*command, "-f", str(Path(tmp) / "text.txt"), "-o", str(out)], capture_output=True,
-                                text=True, check=False, env={**os.environ, "LC_ALL": "C"})
-        if result.returncode != 0 or not out.is_file():
-            raise KwsError(f"flite could not speak {text!r} with voice {voice} (exit status {result.returncode}): "
-                           f"{result.stderr.strip()[:200]}")
-        samples, rate = soundfile.read(out, dtype="float64")
-    if samples.ndim > 1:
-        samples = samples.mean(axis=1)
-    return samples, int(rate)
+    command = [binary, "-voice", voice, "--setf", f"duration_stretch={duration_stretch:.4f}"]
+    if f0_mean > 0 and voice in PITCHED_VOICES:
+        command += ["--setf", f"int_f0_target_mean={int(f0_mean)}"]
+    return speak_with_command("flite", command, text, voice, lambda text_file, out: ["-f", str(text_file), "-o",
+                                                                                      str(out)])
 
 
 __all__ = ["INSTALL_HINT", "PITCHED_VOICES", "VOICES", "find_flite", "flite_speak", "flite_version", "flite_voices"]
