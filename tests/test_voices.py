@@ -82,17 +82,21 @@ def test_formant_factors_and_flite_share_shape_the_pool():
 
 @pytest.mark.parametrize("values", [{"flite_speakers": 1.5}, {"flite_speakers": -0.1},
                                     {"min_formant_factor": 1.2, "max_formant_factor": 1.1},
-                                    {"min_formant_factor": 0.3}])
+                                    {"min_formant_factor": 0.3},
+                                    {"festival_speakers": 0.6, "flite_speakers": 0.5},
+                                    {"festival_speakers": -0.1}, {"festival_speakers": 1.5}])
 def test_bad_voice_settings_are_config_errors(values):
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="festival_speakers" if "festival_speakers" in values else None):
         SynthConfig(**values).validate()
 
 
-def test_missing_flite_says_what_to_install(monkeypatch, tmp_path):
+@pytest.mark.parametrize(("share", "install"), [("flite_speakers", "apt-get install flite"),
+                                                ("festival_speakers", "apt-get install festival festvox-kallpc16k")])
+def test_a_missing_engine_says_what_to_install(share, install, monkeypatch, tmp_path):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     cfg = SynthConfig(out_dir=str(tmp_path / "x"), keywords=("yes",), unknown_words=(), clips_per_keyword=2,
-                      flite_speakers=0.5, background_seconds=1.0, workers=1)
-    with pytest.raises(KwsError, match="apt-get install flite"):
+                      background_seconds=1.0, workers=1, **{share: 0.5})
+    with pytest.raises(KwsError, match=install):
         synth.synthesize(cfg, FrontendConfig(), progress=False)
     assert not (tmp_path / "x").exists()
 
@@ -156,22 +160,6 @@ def test_festival_share_adds_its_own_speakers_and_leaves_the_others():
     espeak_before = [s for s in before if s.engine == "espeak"]
     espeak_after = [s for s in after if s.engine == "espeak"]
     assert len(espeak_before) == 30 and espeak_after == espeak_before[:20]
-
-
-@pytest.mark.parametrize("values", [{"festival_speakers": 0.6, "flite_speakers": 0.5},
-                                    {"festival_speakers": -0.1}, {"festival_speakers": 1.5}])
-def test_festival_share_beyond_the_pool_is_a_config_error(values):
-    with pytest.raises(ConfigError, match="festival_speakers"):
-        SynthConfig(**values).validate()
-
-
-def test_missing_festival_says_what_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    cfg = SynthConfig(out_dir=str(tmp_path / "x"), keywords=("yes",), unknown_words=(), clips_per_keyword=2,
-                      festival_speakers=0.5, background_seconds=1.0, workers=1)
-    with pytest.raises(KwsError, match="apt-get install festival festvox-kallpc16k"):
-        synth.synthesize(cfg, FrontendConfig(), progress=False)
-    assert not (tmp_path / "x").exists()
 
 
 def test_festival_speaks_reproducibly_and_its_diphone_voices_take_a_pitch():
