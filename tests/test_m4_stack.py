@@ -21,7 +21,6 @@ from m4_support import key_values, require_m4
 
 from kws.config import FrontendConfig
 from kws.device import m4
-from kws.device.framing import encode_frame
 from kws.device.link import BoardLink
 
 MARGIN = 1024
@@ -29,20 +28,9 @@ MARGIN = 1024
 
 
 def worst_case_session(board: m4.M4Board, features: np.ndarray) -> int:
-    """Runs the session on `board`; the detections it reported."""
+    """Runs kws.device.m4.worst_case_session on `board`; the detections it reported."""
     clip = (np.random.default_rng(0).standard_normal(16000) * 3000).astype(np.int16)
-    with BoardLink.open(board.port, timeout=10.0) as link:
-        link.send_raw(b"help\r\ninfo\r\nreset\r\nan unknown command longer than the line buffer holds\r\n")
-        link.read_text(0.5)
-        link.hello()
-        link.set_params(link.info.params)
-        audio = link.run_clip(clip)
-        link.reset()
-        result = link.feed_features(features)
-        link.send_raw(encode_frame(0x04, 999, b"\x00" * 64)[:-1] + b"\xff")
-        link.send_raw(b"\xa5\x5a" + b"\x00" * 24)
-        link.poll(0.5)
-        link.bye()
+    audio, result = m4.worst_case_session(board.port, clip, features, timeout=10.0)
     assert len(audio.scores) == 1 and len(result.scores) == features.shape[0] - 48
     return len(result.detections)
 

@@ -86,22 +86,11 @@ def memory(report: Any) -> dict[str, int]:
 
 
 def _session(board: Any, clip: np.ndarray, features: np.ndarray) -> tuple[Any, list[Any]]:
-    """The worst-case session: (TIMING of the AUDIO clip, TIMING of every FEATURES inference)."""
-    from kws.device.framing import encode_frame
-    from kws.device.link import BoardLink
+    """The worst-case session (kws.device.m4.worst_case_session): (TIMING of the AUDIO clip, TIMING of every
+    FEATURES inference)."""
+    from kws.device.m4 import worst_case_session
 
-    with BoardLink.open(board.port, timeout=20.0) as link:
-        link.send_raw(b"help\r\ninfo\r\nreset\r\nan unknown command longer than the line buffer holds\r\n")
-        link.read_text(0.5)
-        link.hello()
-        link.set_params(link.info.params)
-        audio = link.run_clip(clip)
-        link.reset()
-        feats = link.feed_features(features)
-        link.send_raw(encode_frame(0x04, 999, b"\x00" * 64)[:-1] + b"\xff")  # AUDIO with a bad CRC: NAK
-        link.send_raw(b"\xa5\x5a" + b"\x00" * 24)                          # a false header
-        link.poll(0.5)
-        link.bye()
+    audio, feats = worst_case_session(board.port, clip, features)
     if len(audio.timings) != 1 or len(feats.timings) != features.shape[0] - 48:
         raise SystemExit(f"the board answered {len(audio.timings)} and {len(feats.timings)} TIMING frames")
     return audio.timings[0], feats.timings

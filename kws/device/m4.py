@@ -36,7 +36,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -82,6 +82,9 @@ from kws.device.m4_qemu import (
 )
 from kws.device.m4_size import STACK_PAINT, SizeReport, StackFrame, StackUse, elf_symbols, size_report, stack_use
 from kws.errors import KwsError
+
+if TYPE_CHECKING:
+    from kws.device.link import FeedResult
 
 BOARD_NAME = "mps2-an386"
 DEFAULT_LABELS = ("_silence_", "_unknown_", "yes", "no")
@@ -325,6 +328,30 @@ class M4Board:
         self.stop()
 
 
+def worst_case_session(port: str, clip: np.ndarray, features: np.ndarray, *,
+                       timeout: float = 20.0) -> "tuple[FeedResult, FeedResult]":
+    """Drive every path of the firmware once over `port`: the text commands (and a line longer than the line
+    buffer), the handshake, an AUDIO clip, a FEATURES stream, an AUDIO frame with a bad CRC (NAK) and a false
+    frame header. Returns (the clip's results, the features' results) as kws.device.link gathers them; the
+    stack and timing benchmarks (tests/test_m4_stack.py, tools/bench_board.py) measure on it."""
+    from kws.device.framing import encode_frame
+    from kws.device.link import BoardLink
+
+    with BoardLink.open(port, timeout=timeout) as link:
+        link.send_raw(b"help\r\ninfo\r\nreset\r\nan unknown command longer than the line buffer holds\r\n")
+        link.read_text(0.5)
+        link.hello()
+        link.set_params(link.info.params)
+        audio = link.run_clip(clip)
+        link.reset()
+        feats = link.feed_features(features)
+        link.send_raw(encode_frame(0x04, 999, b"\x00" * 64)[:-1] + b"\xff")  # AUDIO with a bad CRC: NAK
+        link.send_raw(b"\xa5\x5a" + b"\x00" * 24)                          # a false header
+        link.poll(0.5)
+        link.bye()
+    return audio, feats
+
+
 def run_board(frontend: FrontendConfig = FrontendConfig(), *, backend: str = "fake",
               settings_dir: str | Path | None = None, aot_dir: str | Path | None = None,
               defines: Mapping[str, object] | None = None, port_file: Path | None = None,
@@ -404,7 +431,7 @@ __all__ = ["APT_PACKAGES", "BOARD_DIR", "BOARD_NAME", "BOARD_SOURCES", "CORE_DIR
            "STACK_BYTES_PER_LABEL", "STACK_PAINT", "SizeReport", "StackFrame", "StackUse", "arm_gcc",
            "build_board_elf", "build_elf", "core_sources", "elf_symbols", "fake_model_scores", "firmware_sizes",
            "firmware_stack_bytes", "frontend_include_dirs", "qemu", "qemu_command", "render_fake_settings",
-           "run_board", "run_elf", "size_report", "stack_use", "start_pty", "toolchain_problem"]
+           "run_board", "run_elf", "size_report", "stack_use", "start_pty", "toolchain_problem", "worst_case_session"]
 
 if __name__ == "__main__":
     sys.exit(main())
