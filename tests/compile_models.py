@@ -72,6 +72,41 @@ def tflm_outputs(model: bytes, inputs: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
+def random_inputs(model: bytes, count: int, seed: int = 0) -> np.ndarray:
+    """`count` seeded int8 inputs for the model, the first all -128 and the second all 127 (the extremes)."""
+    from kws.compile.tflite_reader import read_tflite
+
+    raw = read_tflite(model)
+    size = int(np.prod(raw.tensors[raw.inputs[0]].shape))
+    x = np.random.default_rng(seed).integers(-128, 128, size=(count, size), dtype=np.int8)
+    x[0], x[1] = -128, 127
+    return x
+
+
+def m4_compiler(root: Path) -> Callable[..., tuple[list[Any], Any]]:
+    """compile_and_run(models, inputs, flavour, *, mode, cflag, profile) -> (compile results, run_on_m4's
+    outputs): every flatbuffer compiled under a distinct name in root/, all run in one M4 program."""
+    from kws.compile import compile_tflite
+    from kws.compile.m4_runner import run_on_m4
+
+    counter = iter(range(10**6))
+
+    def compile_and_run(models: list[bytes], inputs: list[np.ndarray], flavour: str, *, mode: str = "balanced",
+                        cflag: str = "-O2", profile: bool = False) -> tuple[list[Any], Any]:
+        results = []
+        for model in models:
+            n = next(counter)
+            folder = root / f"m{n}"
+            folder.mkdir()
+            (folder / "model.tflite").write_bytes(model)
+            results.append(compile_tflite(folder / "model.tflite", folder / "generated", name=f"m{n}",
+                                          optimize=mode))
+        return results, run_on_m4(results, inputs, portable=flavour == "portable", profile=profile,
+                                  build_dir=root / f"build{cflag}", optimize=cflag)
+
+    return compile_and_run
+
+
 def input_shape(model: bytes) -> tuple[int, ...]:
     from kws.compile.tflite_reader import read_tflite
 

@@ -204,41 +204,27 @@ def test_cli_optimize_option(tiny_like, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def m4(tmp_path_factory):
     """m4(models, flavour, optimize=..., cflags=...) -> outputs per model, compiled and run in one program."""
-    from kws.compile import compile_tflite
-    from kws.compile.m4_runner import run_on_m4
+    from compile_models import m4_compiler
+
     from kws.device import m4 as board
 
     problem = board.toolchain_problem()
     if problem:
         fail_or_skip(problem)
-    root = tmp_path_factory.mktemp("layouts_m4")
-    counter = iter(range(10**6))
+    compile_and_run = m4_compiler(tmp_path_factory.mktemp("layouts_m4"))
 
     def run(models: list[bytes], flavour: str, mode: str = "balanced", cflag: str = "-O2", inputs=None):
-        results = []
-        for model in models:
-            n = next(counter)
-            folder = root / f"m{n}"
-            folder.mkdir()
-            (folder / "model.tflite").write_bytes(model)
-            results.append(compile_tflite(folder / "model.tflite", folder / "generated", name=f"m{n}",
-                                          optimize=mode))
         xs = inputs or [_inputs(model) for model in models]
-        runs = run_on_m4(results, xs, portable=flavour == "portable", build_dir=root / f"build{cflag}",
-                         optimize=cflag)
+        results, runs = compile_and_run(models, xs, flavour, mode=mode, cflag=cflag)
         return results, xs, runs
 
     return run
 
 
 def _inputs(model: bytes, count: int = 4, seed: int = 0) -> np.ndarray:
-    from kws.compile.tflite_reader import read_tflite
+    from compile_models import random_inputs
 
-    raw = read_tflite(model)
-    size = int(np.prod(raw.tensors[raw.inputs[0]].shape))
-    x = np.random.default_rng(seed).integers(-128, 128, size=(count, size), dtype=np.int8)
-    x[0], x[1] = -128, 127
-    return x
+    return random_inputs(model, count, seed)
 
 
 def _check(names: list[str], models: list[bytes], xs, runs, what: str) -> None:

@@ -26,37 +26,25 @@ MLPERF_MODEL = REPO_ROOT.parent / "shared" / "models" / "mlperf_tiny_kws_ref_mod
 @pytest.fixture(scope="module")
 def m4_run(tmp_path_factory):
     """Compile flatbuffers (distinct names), run them all in one M4 program: m4_run(models, inputs, flavour)."""
-    from kws.compile import compile_tflite
-    from kws.compile.m4_runner import run_on_m4
+    from compile_models import m4_compiler
+
     from kws.device import m4
 
     problem = m4.toolchain_problem()
     if problem:
         fail_or_skip(problem)
-    root = tmp_path_factory.mktemp("aot_m4")
-    counter = iter(range(10**6))
+    compile_and_run = m4_compiler(tmp_path_factory.mktemp("aot_m4"))
 
     def run(models: list[bytes], inputs: list[np.ndarray], flavour: str, profile: bool = False):
-        results = []
-        for model in models:
-            n = next(counter)
-            folder = root / f"m{n}"
-            folder.mkdir()
-            (folder / "model.tflite").write_bytes(model)
-            results.append(compile_tflite(folder / "model.tflite", folder / "generated", name=f"m{n}"))
-        return run_on_m4(results, inputs, portable=flavour == "portable", profile=profile, build_dir=root / "build")
+        return compile_and_run(models, inputs, flavour, profile=profile)[1]
 
     return run
 
 
 def _inputs(model: bytes, count: int = 6, seed: int = 0) -> np.ndarray:
-    from kws.compile.tflite_reader import read_tflite
+    from compile_models import random_inputs
 
-    raw = read_tflite(model)
-    size = int(np.prod(raw.tensors[raw.inputs[0]].shape))
-    x = np.random.default_rng(seed).integers(-128, 128, size=(count, size), dtype=np.int8)
-    x[0], x[1] = -128, 127
-    return x
+    return random_inputs(model, count, seed)
 
 
 def _assert_equal(name: str, got: np.ndarray, golden: np.ndarray) -> None:
