@@ -10,7 +10,7 @@
 This is the seam for the emulated board: the real firmware core, byte for byte the code that runs
 on the Nano, with the model invoked through any Python callable (e.g. the tflite-micro Python
 interpreter) and the serial line wired to a pty. The struct layouts below mirror kws_hal.h,
-kws_model.h, kws_recognizer.h and kws_app.h; tests/test_protocol.py exercises them.
+kws_model.h, kws_recognizer.h and kws_app.h; tests/test_protocol_app.py exercises them.
 
 Callbacks run on the calling thread inside the C code; an exception raised by `model` is caught,
 reported to the core as a failed invocation (an ERROR frame), and re-raised when the C call returns.

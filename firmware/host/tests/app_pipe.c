@@ -13,7 +13,7 @@
  * All of stdin is the host's side of the conversation, sent at once (the board processes frames in
  * arrival order; nothing is lost on this pipe, so nothing is resent and stop-and-wait is not needed).
  * The model is the fake "echo" model of
- * fake_hal.h: scores = the first values of the newest feature frame. Used by tests/test_protocol.py.
+ * fake_hal.h: scores = the first values of the newest feature frame. Used by tests/test_protocol_app.py.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * (2) the full app on a fake board, whose serial output is itself parsed by (3) a checking parser
  * that must find only whole, CRC-correct frames and text (the board never emits a broken frame).
  * Any memory error or undefined behaviour aborts under the sanitizers; logic failures exit 1.
- * Statistics go to stdout. Used by tests/test_protocol.py.
+ * Statistics go to stdout. Used by tests/test_protocol_app.py.
  */
 #include <stdio.h>
 #include <stdlib.h>
