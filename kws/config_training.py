@@ -92,6 +92,10 @@ class TrainingConfig:
     """Exponential moving average of the weights (0 = off; e.g. 0.995 averages over ~200 steps): validation,
     the best checkpoint and so every later stage use the averaged weights, which land in a flatter minimum
     and hold up better on data unlike the training set (weight averaging for domain generalisation)."""
+    mixup_alpha: float = 0.0
+    """Mixup (Zhang et al. 2018; 0 = off; e.g. 0.2): each training batch is mixed with a shuffled copy of itself,
+    features and targets alike, with a weight drawn from Beta(alpha, alpha) per batch; smoother decision
+    boundaries between the training voices. Not with a teacher (its soft targets would need mixing too)."""
     device: str = "auto"
     """Where training steps run: 'auto' (a GPU when torch sees one, else the CPU), 'cpu' or 'cuda'. Features are
     computed on the CPU either way; a GPU run resumes exactly only on a GPU (its dropout draws from the CUDA RNG)."""
@@ -109,14 +113,17 @@ class TrainingConfig:
                 raise ConfigError(f"training.{name} must be positive, got {getattr(self, name)}")
         if self.distill_temperature <= 0:
             raise ConfigError(f"training.distill_temperature must be positive, got {self.distill_temperature}")
-        if not 0 <= self.distill_weight <= 1:
-            raise ConfigError(f"training.distill_weight must be in [0, 1], got {self.distill_weight}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ConfigError(f"training.label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if not 0 <= self.validation_copies <= 16:
-            raise ConfigError(f"training.validation_copies must be in [0, 16], got {self.validation_copies}")
-        if not 0 <= self.ema_decay < 1:
-            raise ConfigError(f"training.ema_decay must be in [0, 1), got {self.ema_decay}")
+        # Closed ranges [low, high]; label_smoothing and ema_decay must stay below 1 (1 would erase the targets or
+        # freeze the average), written as their own checks below.
+        for name, low, high in (("distill_weight", 0, 1), ("validation_copies", 0, 16), ("mixup_alpha", 0, 10)):
+            if not low <= getattr(self, name) <= high:
+                raise ConfigError(f"training.{name} must be in [{low}, {high}], got {getattr(self, name)}")
+        for name in ("label_smoothing", "ema_decay"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"training.{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.mixup_alpha and self.teacher:
+            raise ConfigError("training.mixup_alpha and training.teacher cannot be combined: set mixup_alpha = 0 "
+                              "to distil, or teacher = \"\" to mix")
         for name in ("spec_time_masks", "spec_time_mask_frames", "spec_freq_masks", "spec_freq_mask_bins"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"training.{name} must not be negative, got {getattr(self, name)}")

@@ -204,7 +204,8 @@ def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
                 group["lr"] = lr
             audio, y = data.batches.batch(step)
             x = _spec_augment(extractor(audio), config, step).to(device)
-            window.append(_train_step(model, optimizer, ema, teacher, x, torch.as_tensor(y, device=device), config))
+            target = torch.as_tensor(y, device=device)
+            window.append(_train_step(model, optimizer, ema, teacher, x, target, config, _mixup(config, step, len(y))))
             step += 1
             window = window[-50:]
             bar.update(1)
@@ -234,6 +235,7 @@ def train(config: KwsConfig, run: "Run | str | Path", *, progress: bool = True,
 
 
 _SPEC_STREAM = 0x73706563  # "spec"
+_MIXUP_STREAM = 0x6D697875  # "mixu"
 
 
 def training_device(setting: str) -> torch.device:
@@ -266,13 +268,35 @@ def _spec_augment(x: torch.Tensor, config: KwsConfig, step: int) -> torch.Tensor
     return torch.where(torch.from_numpy(mask), x.mean(dim=(1, 2), keepdim=True), x)
 
 
+def _mixup(config: KwsConfig, step: int, batch: int) -> tuple[float, np.ndarray] | None:
+    """Mixup's weight and partner order for one batch (training.mixup_alpha), None when off; they depend only
+    on (training.seed, step), so a resumed run draws the same ones."""
+    t = config.training
+    if not t.mixup_alpha:
+        return None
+    from kws.data.index import seed_entropy
+
+    rng = np.random.default_rng([seed_entropy(t.seed), _MIXUP_STREAM, step])
+    weight = float(rng.beta(t.mixup_alpha, t.mixup_alpha))
+    return max(weight, 1.0 - weight), rng.permutation(batch)  # the larger share keeps the batch's own labels
+
+
 def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                 ema: "torch.optim.swa_utils.AveragedModel | None", teacher: torch.nn.Module | None, x: torch.Tensor,
-                target: torch.Tensor, config: KwsConfig) -> tuple[float, float]:
-    """One optimizer step (and the weight average's update); (loss, batch accuracy)."""
+                target: torch.Tensor, config: KwsConfig,
+                mixup: tuple[float, np.ndarray] | None = None) -> tuple[float, float]:
+    """One optimizer step (and the weight average's update); (loss, batch accuracy against `target`)."""
     model.train()
-    logits = model(x)
-    loss = F.cross_entropy(logits, target, label_smoothing=config.training.label_smoothing)
+    smoothing = config.training.label_smoothing
+    if mixup is None:
+        logits = model(x)
+        loss = F.cross_entropy(logits, target, label_smoothing=smoothing)
+    else:
+        weight, order = mixup
+        partner = torch.as_tensor(order, device=x.device)
+        logits = model(weight * x + (1.0 - weight) * x[partner])
+        loss = weight * F.cross_entropy(logits, target, label_smoothing=smoothing) + \
+            (1.0 - weight) * F.cross_entropy(logits, target[partner], label_smoothing=smoothing)
     if teacher is not None:
         loss = distillation_loss(logits, teacher(x), target, config.training.distill_temperature,
                                  config.training.distill_weight)

@@ -326,3 +326,33 @@ def test_augmented_validation_copies_are_fixed_and_differ_from_the_clean_clips(t
     assert not torch.equal(first.val_features[:n], clean.val_features)
     assert not torch.equal(first.val_features[:n], first.val_features[n:])  # two different copies
     assert torch.equal(first.test_features, clean.test_features)  # the test split stays clean
+
+
+def test_mixup_loss_by_hand_and_draws_fixed_by_seed_and_step():
+    import math
+
+    from kws.config import ConfigError
+    from kws.train import _mixup, _train_step
+
+    model = torch.nn.Linear(2, 2, bias=False)  # logits = the (mixed) input
+    with torch.no_grad():
+        model.weight.copy_(torch.eye(2))
+    config = load_config(None, ["training.mixup_alpha=0.4"])
+    x, target = torch.eye(2), torch.tensor([0, 1])
+    loss, accuracy = _train_step(model, torch.optim.SGD(model.parameters(), lr=0.0), None, None, x, target, config,
+                                 (0.75, [1, 0]))
+    # Mixed inputs [.75, .25] and [.25, .75]; 3/4 of the loss on the own labels (0, 1), 1/4 on the partner's (1, 0).
+    z = math.log(math.exp(0.75) + math.exp(0.25))
+    assert loss == pytest.approx(0.75 * (z - 0.75) + 0.25 * (z - 0.25), rel=1e-6)  # float32 softmax
+    assert accuracy == 1.0
+
+    assert _mixup(load_config(None, []), 3, 8) is None
+    weight, order = _mixup(config, 3, 8)
+    again = _mixup(config, 3, 8)
+    assert weight == again[0] and list(order) == list(again[1]) and sorted(order) == list(range(8))
+    assert 0.5 <= weight <= 1.0  # the batch's own labels keep the larger share
+    assert [_mixup(config, s, 8)[0] for s in range(4)] != [weight] * 4  # a new draw per step
+    with pytest.raises(ConfigError, match="mixup_alpha and training.teacher"):
+        load_config(None, ["training.mixup_alpha=0.2", "training.teacher=runs/t/model_float.pt"])
+    with pytest.raises(ConfigError, match=r"mixup_alpha must be in \[0, 10\]"):
+        load_config(None, ["training.mixup_alpha=-1"])
