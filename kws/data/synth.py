@@ -45,6 +45,7 @@ from kws.config import BACKGROUND_NOISE_DIR, ConfigError, FrontendConfig, SynthC
 from kws.data.espeak import espeak_version, find_espeak
 from kws.data.festival import festival_version, find_festival
 from kws.data.flite import find_flite, flite_version
+from kws.data.piper import piper_version, voice_files
 from kws.data.split import SPLITS
 from kws.data.synth_files import tool_versions, write_background, write_file, write_metadata
 from kws.data.synth_plan import available_voices, plan_babble, plan_clips, plan_speakers
@@ -71,7 +72,7 @@ class SynthReport:
     speakers: int
     """Distinct speakers."""
     voices: tuple[str, ...]
-    """Voices the speakers use: espeak-ng accent+variant, flite:<voice> or festival:<voice>."""
+    """Voices the speakers use: espeak-ng accent+variant, flite:<voice>, festival:<voice> or piper:<voice>."""
     background: tuple[str, ...]
     """File names written in _background_noise_/."""
     background_seconds: float
@@ -99,6 +100,7 @@ class SynthReport:
         variants = sorted({v.split("+")[1] for v in self.voices if "+" in v})
         flite = sorted(v.split(":")[1] for v in self.voices if v.startswith("flite:"))
         festival = sorted(v.split(":")[1] for v in self.voices if v.startswith("festival:"))
+        piper = sorted(v.split(":")[1] for v in self.voices if v.startswith("piper:"))
         rate = self.total_clips / self.seconds if self.seconds > 0 else float("inf")
         lines = [
             f"Synthesised {self.total_clips:,} clips into {self.out_dir} in {self.seconds:.1f} s "
@@ -106,7 +108,8 @@ class SynthReport:
             f"  keywords: {keyword_part}; unknown: {len(unknown)} words, {unknown_clips:,} clips",
             f"  {self.speakers} speakers from {len(accents)} accents x {len(variants)} variants "
             f"(espeak-ng {self.espeak_version})" + (f", flite's voices {', '.join(flite)}" if flite else "")
-            + (f", festival's voices {', '.join(festival)}" if festival else ""),
+            + (f", festival's voices {', '.join(festival)}" if festival else "")
+            + (f", Piper's voices {', '.join(piper)}" if piper else ""),
             "  split by speaker hash: " + ", ".join(f"{s} {self.split_counts.get(s, 0):,}" for s in SPLITS),
             f"  {BACKGROUND_NOISE_DIR}/: {', '.join(self.background)} ({self.background_seconds:g} s each)",
         ]
@@ -158,6 +161,8 @@ def synthesize(cfg: SynthConfig, frontend: FrontendConfig, *, replace: bool = Fa
         except FileExistsError:  # out_dir appeared since the check above
             raise KwsError(f"{out_dir} already exists; pass --replace (replace=True) to overwrite it") from None
         engines = {s.engine for s in speakers}
+        if "piper" in engines:
+            voice_files()  # a missing voice package is an error now, not in every worker
         job = RenderJob(cfg, frontend.sample_rate, frontend.clip_samples, location,
                         find_flite() if "flite" in engines else "", find_festival() if "festival" in engines else "")
         for word in (*cfg.keywords, *cfg.unknown_words):
@@ -184,6 +189,8 @@ def synthesize(cfg: SynthConfig, frontend: FrontendConfig, *, replace: bool = Fa
             versions["flite"] = f"{flite_version(job.flite)} ({job.flite})"
         if job.festival:
             versions["festival"] = f"{festival_version()} ({job.festival})"
+        if "piper" in engines:
+            versions["piper"] = piper_version()
         counts, split_counts = write_metadata(root, cfg, frontend, clips, speakers, background, versions, files)
 
     return SynthReport(

@@ -54,10 +54,11 @@ BABBLE_WORDS_PER_UTTERANCE = 6
 
 # Tags that keep the random streams of the different choices apart.
 TAG_SPEAKERS, TAG_ASSIGN, TAG_CLIP, TAG_BABBLE, TAG_NOISE, TAG_FORMANT, TAG_FLITE, TAG_FESTIVAL = 1, 2, 3, 4, 5, 6, 7, 8
+TAG_PIPER = 9
 FLITE_F0_HZ: tuple[int, int] = (75, 190)
 """Mean pitch range (Hz) of flite and festival speakers whose voice takes one (PITCHED_VOICES of kws.data.flite
 and kws.data.festival)."""
-RECORDED_ENGINES: tuple[str, ...] = ("flite", "festival")
+RECORDED_ENGINES: tuple[str, ...] = ("flite", "festival", "piper")
 """Engines whose voices are models of recorded people (the rest of the pool is espeak-ng)."""
 FLITE_BASE_WPM = 175
 """Speaking rate that flite's duration_stretch 1 corresponds to, roughly."""
@@ -80,7 +81,8 @@ class Speaker:
     rate: int
     """Speaking rate in words per minute."""
     engine: str = "espeak"
-    """'espeak', 'flite' or 'festival' (then variant is that engine's voice, pitch its mean pitch in Hz or 0)."""
+    """'espeak', 'flite', 'festival' or 'piper' (then variant is that engine's voice, pitch its mean pitch in Hz
+    or 0)."""
     formant: float = 1.0
     """Vocal-tract factor: every frequency of the voice is scaled by it (resampling); 1 = unchanged."""
 
@@ -142,7 +144,8 @@ def plan_speakers(cfg: SynthConfig, accents: list[str], variants: list[str]) -> 
     total = max(MIN_SPEAKERS, math.ceil(most / CLIPS_PER_SPEAKER_PER_WORD))
     flite = int(round(total * cfg.flite_speakers))
     festival = int(round(total * cfg.festival_speakers))
-    count = total - flite - festival
+    piper = int(round(total * cfg.piper_speakers))
+    count = total - flite - festival - piper
     rng = seeded_rng(cfg.seed, TAG_SPEAKERS)
     speakers: dict[str, Speaker] = {}
     for _attempt in range(count * 20):
@@ -158,7 +161,8 @@ def plan_speakers(cfg: SynthConfig, accents: list[str], variants: list[str]) -> 
         speakers.setdefault(sid, Speaker(sid, language, variant, pitch, pitch_range, rate))
     pool = _with_formants(cfg, list(speakers.values()))
     pool += _recorded_speakers(cfg, "flite", flite, {s.speaker_id for s in pool})
-    return pool + _recorded_speakers(cfg, "festival", festival, {s.speaker_id for s in pool})
+    pool += _recorded_speakers(cfg, "festival", festival, {s.speaker_id for s in pool})
+    return pool + _recorded_speakers(cfg, "piper", piper, {s.speaker_id for s in pool})
 
 
 def _speaker_id(speaker: Speaker) -> str:
@@ -189,14 +193,17 @@ def _with_formants(cfg: SynthConfig, speakers: list[Speaker]) -> list[Speaker]:
 
 
 def _recorded_speakers(cfg: SynthConfig, engine: str, count: int, taken: set[str]) -> list[Speaker]:
-    """`count` speakers of `engine` ('flite' or 'festival'): a voice, a mean pitch (voices that take one), a rate
+    """`count` speakers of `engine` ('flite', 'festival' or 'piper'): a voice, a mean pitch (voices that take one), a rate
     and a vocal-tract factor, drawn from the engine's own random stream."""
     if engine == "flite":
         from kws.data.flite import PITCHED_VOICES, VOICES
         tag = TAG_FLITE
-    else:
+    elif engine == "festival":
         from kws.data.festival import PITCHED_VOICES, VOICES
         tag = TAG_FESTIVAL
+    else:
+        from kws.data.piper import PITCHED_VOICES, VOICES
+        tag = TAG_PIPER
     rng = seeded_rng(cfg.seed, tag)
     speakers: dict[str, Speaker] = {}
     for _attempt in range(count * 20):

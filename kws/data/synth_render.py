@@ -27,6 +27,7 @@ from kws.data.audio import to_int16
 from kws.data.espeak import RATE_MAX, EspeakLocation, Synthesizer
 from kws.data.festival import festival_speak
 from kws.data.flite import flite_speak
+from kws.data.piper import load_piper_voice, piper_speak
 from kws.data.synth_plan import FLITE_BASE_WPM, RECORDED_ENGINES, BabbleTask, ClipTask, seeded_rng
 from kws.errors import DataError, KwsError
 
@@ -108,9 +109,13 @@ def _speak_fitting(tts: Synthesizer | str, text: str, voice: str, rate: int, pit
                    sample_rate: int, max_samples: int, formant: float = 1.0, engine: str = "espeak") -> np.ndarray:
     """Speak `text`, re-speaking faster (up to espeak-ng's limit) until it fits in max_samples. `tts` is
     espeak-ng, or the flite / festival command of `engine` (then pitch is a mean pitch in Hz, 0 for the voice's
-    own)."""
+    own); for engine 'piper', `seed` chooses the voice's noise."""
     while True:
-        if isinstance(tts, str):
+        if engine == "piper":
+            raw, rate_in = piper_speak(load_piper_voice(voice), text, length_scale=FLITE_BASE_WPM / rate,
+                                       noise_seed=seed)
+            speech = _finish_speech(raw, rate_in, sample_rate, formant, text, voice)
+        elif isinstance(tts, str):
             speak = flite_speak if engine == "flite" else festival_speak
             raw, rate_in = speak(tts, text, voice, duration_stretch=FLITE_BASE_WPM / rate, f0_mean=pitch)
             speech = _finish_speech(raw, rate_in, sample_rate, formant, text, voice)
@@ -153,8 +158,8 @@ def _render_clip(task: ClipTask, tts: Synthesizer, job: RenderJob) -> tuple[str,
     margin = job.sample_rate // 50  # 20 ms kept free at both ends, so no onset touches the edge
     if speaker.engine in RECORDED_ENGINES:  # mean pitch in Hz: 3 Hz per espeak-ng step
         f0 = speaker.pitch + 3 * pitch_step if speaker.pitch else 0
-        command = job.flite if speaker.engine == "flite" else job.festival
-        speech = _speak_fitting(command, task.word, speaker.voice, rate, f0, 0, 0, job.sample_rate,
+        command = {"flite": job.flite, "festival": job.festival}.get(speaker.engine, "")
+        speech = _speak_fitting(command, task.word, speaker.voice, rate, f0, 0, espeak_seed, job.sample_rate,
                                 job.clip_samples - 2 * margin, speaker.formant, speaker.engine)
     else:
         speech = _speak_fitting(tts, task.word, speaker.voice, rate, pitch, pitch_range, espeak_seed,
