@@ -25,12 +25,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 from kws.config import FrontendConfig
+from kws.device.build_cache import build_once, compiler_identity
 from kws.errors import KwsError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,12 +60,6 @@ def compiler() -> str:
     if path is None:
         raise CBuildError(f"no C compiler: {name!r} is not on PATH (install gcc or set CC)")
     return path
-
-
-@functools.lru_cache(maxsize=4)
-def _compiler_identity(cc: str) -> str:
-    run = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
-    return run.stdout.splitlines()[0] if run.stdout else cc
 
 
 @functools.lru_cache(maxsize=4)
@@ -102,7 +96,7 @@ def generate_tables(cfg: FrontendConfig, build_dir: Path | None = None) -> Path:
 
 def _digest(paths: Sequence[Path], flags: Sequence[str], cc: str) -> str:
     h = hashlib.sha256()
-    h.update(_compiler_identity(cc).encode())
+    h.update(compiler_identity(cc).encode())
     h.update("\0".join(flags).encode())
     for path in paths:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -110,23 +104,16 @@ def _digest(paths: Sequence[Path], flags: Sequence[str], cc: str) -> str:
 
 
 def _run_compiler(command: list[str], target: Path, what: str) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Build under a temporary name and rename: a crashed or concurrent build never leaves a
-    # half-written file under the final name.
-    partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    run = subprocess.run([*command, str(partial)], capture_output=True, text=True, timeout=300)
-    if run.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise CBuildError(f"compiling {what} failed:\n{' '.join(command)} {partial}\n{run.stderr.strip()}")
-    os.replace(partial, target)
-    return target
+    """`target`, reused or built by `command` (which ends in -o) whole: build_cache.build_once."""
+    return build_once(target, lambda partial: [*command, str(partial)],
+                      lambda run: CBuildError(f"compiling {what} failed:\n{' '.join(run.args)}\n{run.stderr.strip()}"))
 
 
 def _object(source: Path, include_dirs: Sequence[Path], headers: Sequence[Path], flags: Sequence[str], cc: str,
             obj_dir: Path) -> Path:
     command = [cc, *flags, *(f"-I{d}" for d in include_dirs), "-c", str(source), "-o"]
     target = obj_dir / f"{source.stem}-{_digest([source, *headers], command, cc)}.o"
-    return target if target.exists() else _run_compiler(command, target, source.name)
+    return _run_compiler(command, target, source.name)
 
 
 def _compile(out: Path, sources: Sequence[Path], include_dirs: Sequence[Path], flags: Sequence[str],
@@ -138,7 +125,7 @@ def _compile(out: Path, sources: Sequence[Path], include_dirs: Sequence[Path], f
         objects = list(pool.map(lambda s: _object(s, include_dirs, headers, flags, cc, obj_dir), sources))
     command = [cc, *flags, *link_flags, *(str(o) for o in objects), "-lm", "-o"]
     target = out.with_name(f"{out.name}-{_digest(objects, command, cc)}{out.suffix}")
-    return target if target.exists() else _run_compiler(command, target, out.name)
+    return _run_compiler(command, target, out.name)
 
 
 def _flags(sanitize: bool, optimize: str | None, extra: Sequence[str]) -> list[str]:

@@ -19,12 +19,12 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from kws.config import FrontendConfig
+from kws.device.build_cache import build_once, compiler_identity
 from kws.errors import KwsError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -118,12 +118,6 @@ def toolchain_problem() -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=4)
-def _identity(program: str) -> str:
-    run = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=30)
-    return run.stdout.splitlines()[0] if run.stdout else program
-
-
 # ------------------------------------------------------------------------------------------ building
 
 def digest(parts: Sequence[bytes]) -> str:
@@ -140,24 +134,13 @@ def _headers(include_dirs: Sequence[Path]) -> list[Path]:
 
 def _compile_object(gcc: str, source: Path, flags: Sequence[str], headers: Sequence[Path], obj_dir: Path) -> Path:
     command = [gcc, *flags, "-c", str(source)]
-    key = digest([_identity(gcc).encode(), "\0".join(command).encode(), source.read_bytes(),
+    key = digest([compiler_identity(gcc).encode(), "\0".join(command).encode(), source.read_bytes(),
                    *(h.name.encode() + b"\0" + h.read_bytes() for h in headers)])
-    target = obj_dir / f"{source.stem}-{key}.o"
-    if target.exists():
-        return target
-    # Compile in a private folder and move: a crashed or concurrent build never leaves a half-written
-    # object (or its .su) under the final name, and -fstack-usage names the .su after the object.
-    with tempfile.TemporaryDirectory(dir=obj_dir, prefix=".tmp-") as tmp:
-        partial = Path(tmp) / target.name
-        run = subprocess.run([*command, "-o", str(partial)], capture_output=True, text=True, timeout=300)
-        if run.returncode != 0:
-            raise M4BuildError(f"compiling {source.name} for the Cortex-M4 failed:\n{' '.join(command)}\n"
-                               f"{run.stderr.strip()}")
-        su = partial.with_suffix(".su")
-        if su.exists():
-            os.replace(su, target.with_suffix(".su"))
-        os.replace(partial, target)
-    return target
+    # -fstack-usage writes the object's .su beside it (m4_size reads it there): it moves in with the object.
+    return build_once(obj_dir / f"{source.stem}-{key}.o", lambda partial: [*command, "-o", str(partial)],
+                      lambda run: M4BuildError(f"compiling {source.name} for the Cortex-M4 failed:\n"
+                                               f"{' '.join(command)}\n{run.stderr.strip()}"),
+                      sidecars=(".su",))
 
 
 _OVERFLOW = re.compile(r"region [`']?(\w+)'? overflowed by (\d+) bytes")
@@ -217,21 +200,12 @@ def build_elf(sources: Sequence[str | Path], include_dirs: Sequence[str | Path] 
     ld = [*CPU_FLAGS, *LINK_FLAGS, f"-T{LINKER_SCRIPT}", *link_flags]
     if stack_size is not None:
         ld.append(f"-Wl,--defsym=__stack_size={int(stack_size)}")
-    key = digest([_identity(gcc).encode(), "\0".join(ld).encode(), LINKER_SCRIPT.read_bytes(),
+    key = digest([compiler_identity(gcc).encode(), "\0".join(ld).encode(), LINKER_SCRIPT.read_bytes(),
                    *(o.name.encode() for o in objects)])  # object names carry their content digest
-    elf = out / f"{name}-{key}.elf"
-    if elf.exists():
-        return elf
-    with tempfile.TemporaryDirectory(dir=out, prefix=".tmp-") as tmp:
-        partial = Path(tmp) / elf.name
-        partial_map = partial.with_suffix(".map")
-        run = subprocess.run([gcc, *ld, f"-Wl,-Map={partial_map}", *map(str, objects), "-lm", "-o", str(partial)],
-                             capture_output=True, text=True, timeout=300)
-        if run.returncode != 0:
-            raise _link_error(run.stderr, name)
-        os.replace(partial_map, elf.with_suffix(".map"))
-        os.replace(partial, elf)  # last: an existing ELF means a complete build
-    return elf
+    return build_once(out / f"{name}-{key}.elf",
+                      lambda partial: [gcc, *ld, f"-Wl,-Map={partial.with_suffix('.map')}", *map(str, objects),
+                                       "-lm", "-o", str(partial)],
+                      lambda run: _link_error(run.stderr, name), sidecars=(".map",))
 
 
 def frontend_include_dirs(cfg: FrontendConfig, build_dir: str | Path | None = None,
