@@ -48,6 +48,8 @@ INSTALL_HINT = ("install it with `pip install espeakng-loader` (it ships the lib
 
 # speak_lib.h (API revision 12): the enum values this binding uses.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
+_CHARS_UTF8 = 1
+_PHONEMES_IPA = 0x02
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _PARAM_RATE = 1
@@ -158,7 +160,41 @@ def _load(location: EspeakLocation) -> ctypes.CDLL:
     lib.espeak_Synth.restype = ctypes.c_int
     lib.espeak_Info.argtypes = [ctypes.c_void_p]
     lib.espeak_Info.restype = ctypes.c_char_p
+    lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
+    lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
     return lib
+
+
+class Phonemizer:
+    """espeak-ng's IPA for a text (espeak_TextToPhonemes) in this process, e.g. Phonemizer(find_espeak(),
+    "en-us")("yes") == "jˈɛs". Unlike synthesis, phonemes carry no state between calls, so no helper process
+    is needed; the library loads on the first call."""
+
+    def __init__(self, location: EspeakLocation, voice: str) -> None:
+        self.location = location
+        self.voice = voice
+        self._lib: ctypes.CDLL | None = None
+
+    def _library(self) -> ctypes.CDLL:
+        if self._lib is None:
+            lib = _load(self.location)
+            if lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self.location.data_dir.encode("utf-8"), 0) <= 0:
+                raise KwsError(f"espeak-ng failed to initialise with the data in {self.location.data_dir}; "
+                               f"{INSTALL_HINT}")
+            if lib.espeak_SetVoiceByName(self.voice.encode("utf-8")) != _EE_OK:
+                raise KwsError(f"espeak-ng has no voice {self.voice!r} in {self.location.data_dir}")
+            self._lib = lib
+        return self._lib
+
+    def __call__(self, text: str) -> str:
+        lib = self._library()
+        cursor = ctypes.c_char_p(text.encode("utf-8"))
+        clauses = []
+        while cursor.value:  # one clause per call; the cursor moves past it
+            out = lib.espeak_TextToPhonemes(ctypes.byref(cursor), _CHARS_UTF8, _PHONEMES_IPA)
+            if out:
+                clauses.append(out.decode("utf-8"))
+        return " ".join(clauses)
 
 
 class _Espeak:
@@ -394,7 +430,7 @@ def _main(argv: list[str]) -> int:
     return 0
 
 
-__all__ = ["EspeakLocation", "INSTALL_HINT", "ISOLATION_AVAILABLE", "RATE_MAX", "RATE_MIN", "Synthesizer",
+__all__ = ["EspeakLocation", "INSTALL_HINT", "ISOLATION_AVAILABLE", "Phonemizer", "RATE_MAX", "RATE_MIN", "Synthesizer",
            "espeak_version", "find_espeak", "list_languages", "list_variants"]
 
 if __name__ == "__main__":

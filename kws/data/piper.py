@@ -17,7 +17,6 @@ differs). The graph is loaded with those nodes replaced by slices of two extra i
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
 import unicodedata
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from kws.data.espeak import Phonemizer, find_espeak
 from kws.errors import KwsError
 
 VOICES: tuple[str, ...] = ("joe",)
@@ -53,7 +53,7 @@ class PiperVoice:
     phoneme_ids: dict[str, list[int]]
     sample_rate: int
     noise_inputs: tuple[str, ...]
-    phonemizer: "_Phonemizer"
+    phonemizer: Phonemizer
 
 
 def voice_files() -> tuple[Path, Path]:
@@ -116,45 +116,7 @@ def load_piper_voice(name: str = "joe") -> PiperVoice:
     session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
     return PiperVoice(name, session, {k: list(v) for k, v in config["phoneme_id_map"].items()},
                       int(config["audio"]["sample_rate"]), noise_inputs,
-                      _Phonemizer(config.get("espeak", {}).get("voice", "en-us")))
-
-
-class _Phonemizer:
-    """espeak-ng's IPA for a text (espeak_TextToPhonemes), in this process; espeak-ng's state is per process and
-    its phonemes do not depend on earlier calls."""
-
-    def __init__(self, espeak_voice: str) -> None:
-        self.espeak_voice = espeak_voice
-        self._lib: ctypes.CDLL | None = None
-
-    def _library(self) -> ctypes.CDLL:
-        if self._lib is None:
-            from kws.data.espeak import find_espeak
-
-            location = find_espeak()
-            lib = ctypes.CDLL(location.library)
-            lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-            lib.espeak_Initialize.restype = ctypes.c_int
-            lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-            lib.espeak_SetVoiceByName.restype = ctypes.c_int
-            lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
-            lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
-            if lib.espeak_Initialize(0x02, 0, location.data_dir.encode(), 0) < 0:  # AUDIO_OUTPUT_SYNCHRONOUS
-                raise KwsError(f"espeak-ng ({location.library}) could not start for Piper's phonemes")
-            if lib.espeak_SetVoiceByName(self.espeak_voice.encode()) != 0:
-                raise KwsError(f"espeak-ng has no voice {self.espeak_voice!r} for Piper's phonemes")
-            self._lib = lib
-        return self._lib
-
-    def __call__(self, text: str) -> str:
-        lib = self._library()
-        cursor = ctypes.c_char_p(text.encode("utf-8"))
-        clauses = []
-        while cursor.value:
-            out = lib.espeak_TextToPhonemes(ctypes.byref(cursor), 1, 0x02)  # espeakCHARS_UTF8, IPA phonemes
-            if out:
-                clauses.append(out.decode("utf-8"))
-        return " ".join(clauses)
+                      Phonemizer(find_espeak(), config.get("espeak", {}).get("voice", "en-us")))
 
 
 def phoneme_ids(voice: PiperVoice, text: str) -> list[int]:
