@@ -98,18 +98,20 @@ class SynthReport:
         unknown_clips = sum(self.counts[w] for w in unknown)
         accents = sorted({v.split("+")[0] for v in self.voices if ":" not in v})
         variants = sorted({v.split("+")[1] for v in self.voices if "+" in v})
-        flite = sorted(v.split(":")[1] for v in self.voices if v.startswith("flite:"))
-        festival = sorted(v.split(":")[1] for v in self.voices if v.startswith("festival:"))
-        piper = sorted(v.split(":")[1] for v in self.voices if v.startswith("piper:"))
+        by_engine: dict[str, list[str]] = {}
+        for v in self.voices:
+            if ":" in v:  # engine:voice; espeak-ng voices are accent+variant
+                engine, name = v.split(":", 1)
+                by_engine.setdefault(engine, []).append(name)
+        labels = {"flite": "flite's", "festival": "festival's", "piper": "Piper's"}
+        recorded = "".join(f", {labels[e]} voices {', '.join(sorted(by_engine[e]))}" for e in labels if e in by_engine)
         rate = self.total_clips / self.seconds if self.seconds > 0 else float("inf")
         lines = [
             f"Synthesised {self.total_clips:,} clips into {self.out_dir} in {self.seconds:.1f} s "
             f"({rate:.0f} clips/s, {self.workers} worker{'s' if self.workers != 1 else ''}, seed {self.seed}).",
             f"  keywords: {keyword_part}; unknown: {len(unknown)} words, {unknown_clips:,} clips",
             f"  {self.speakers} speakers from {len(accents)} accents x {len(variants)} variants "
-            f"(espeak-ng {self.espeak_version})" + (f", flite's voices {', '.join(flite)}" if flite else "")
-            + (f", festival's voices {', '.join(festival)}" if festival else "")
-            + (f", Piper's voices {', '.join(piper)}" if piper else ""),
+            f"(espeak-ng {self.espeak_version}){recorded}",
             "  split by speaker hash: " + ", ".join(f"{s} {self.split_counts.get(s, 0):,}" for s in SPLITS),
             f"  {BACKGROUND_NOISE_DIR}/: {', '.join(self.background)} ({self.background_seconds:g} s each)",
         ]

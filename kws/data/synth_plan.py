@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kws.config import SynthConfig
+from kws.data import festival, flite, piper
 from kws.data.espeak import EspeakLocation, list_languages, list_variants
 from kws.errors import KwsError
 
@@ -58,7 +59,10 @@ TAG_PIPER = 9
 FLITE_F0_HZ: tuple[int, int] = (75, 190)
 """Mean pitch range (Hz) of flite and festival speakers whose voice takes one (PITCHED_VOICES of kws.data.flite
 and kws.data.festival)."""
-RECORDED_ENGINES: tuple[str, ...] = ("flite", "festival", "piper")
+_RECORDED = {"flite": (flite, TAG_FLITE), "festival": (festival, TAG_FESTIVAL), "piper": (piper, TAG_PIPER)}
+"""Each recorded-voice engine's module (its VOICES and PITCHED_VOICES) and random-stream tag, in the order their
+speakers join the pool; SynthConfig has a `<engine>_speakers` share for each."""
+RECORDED_ENGINES: tuple[str, ...] = tuple(_RECORDED)
 """Engines whose voices are models of recorded people (the rest of the pool is espeak-ng)."""
 FLITE_BASE_WPM = 175
 """Speaking rate that flite's duration_stretch 1 corresponds to, roughly."""
@@ -142,10 +146,8 @@ def plan_speakers(cfg: SynthConfig, accents: list[str], variants: list[str]) -> 
     """The speaker pool: about CLIPS_PER_SPEAKER_PER_WORD clips of each keyword per speaker."""
     most = max(cfg.clips_per_keyword, cfg.clips_per_unknown_word)
     total = max(MIN_SPEAKERS, math.ceil(most / CLIPS_PER_SPEAKER_PER_WORD))
-    flite = int(round(total * cfg.flite_speakers))
-    festival = int(round(total * cfg.festival_speakers))
-    piper = int(round(total * cfg.piper_speakers))
-    count = total - flite - festival - piper
+    shares = {engine: int(round(total * getattr(cfg, f"{engine}_speakers"))) for engine in RECORDED_ENGINES}
+    count = total - sum(shares.values())
     rng = seeded_rng(cfg.seed, TAG_SPEAKERS)
     speakers: dict[str, Speaker] = {}
     for _attempt in range(count * 20):
@@ -160,9 +162,9 @@ def plan_speakers(cfg: SynthConfig, accents: list[str], variants: list[str]) -> 
         sid = hashlib.sha1(f"{language}+{variant}|{pitch}|{pitch_range}|{rate}".encode()).hexdigest()[:8]
         speakers.setdefault(sid, Speaker(sid, language, variant, pitch, pitch_range, rate))
     pool = _with_formants(cfg, list(speakers.values()))
-    pool += _recorded_speakers(cfg, "flite", flite, {s.speaker_id for s in pool})
-    pool += _recorded_speakers(cfg, "festival", festival, {s.speaker_id for s in pool})
-    return pool + _recorded_speakers(cfg, "piper", piper, {s.speaker_id for s in pool})
+    for engine, share in shares.items():
+        pool += _recorded_speakers(cfg, engine, share, {s.speaker_id for s in pool})
+    return pool
 
 
 def _speaker_id(speaker: Speaker) -> str:
@@ -193,26 +195,19 @@ def _with_formants(cfg: SynthConfig, speakers: list[Speaker]) -> list[Speaker]:
 
 
 def _recorded_speakers(cfg: SynthConfig, engine: str, count: int, taken: set[str]) -> list[Speaker]:
-    """`count` speakers of `engine` ('flite', 'festival' or 'piper'): a voice, a mean pitch (voices that take one), a rate
-    and a vocal-tract factor, drawn from the engine's own random stream."""
-    if engine == "flite":
-        from kws.data.flite import PITCHED_VOICES, VOICES
-        tag = TAG_FLITE
-    elif engine == "festival":
-        from kws.data.festival import PITCHED_VOICES, VOICES
-        tag = TAG_FESTIVAL
-    else:
-        from kws.data.piper import PITCHED_VOICES, VOICES
-        tag = TAG_PIPER
+    """`count` speakers of `engine` (one of RECORDED_ENGINES): a voice, a mean pitch (voices that take one), a
+    rate and a vocal-tract factor, drawn from the engine's own random stream."""
+    module, tag = _RECORDED[engine]
+    voices, pitched = module.VOICES, module.PITCHED_VOICES
     rng = seeded_rng(cfg.seed, tag)
     speakers: dict[str, Speaker] = {}
     for _attempt in range(count * 20):
         if len(speakers) == count:
             break
-        voice = VOICES[int(rng.integers(len(VOICES)))]
+        voice = voices[int(rng.integers(len(voices)))]
         f0 = int(rng.integers(FLITE_F0_HZ[0], FLITE_F0_HZ[1] + 1))
         rate = int(rng.integers(cfg.min_speed_wpm, cfg.max_speed_wpm + 1))
-        speaker = Speaker("", engine, voice, f0 if voice in PITCHED_VOICES else 0, 0, rate, engine,
+        speaker = Speaker("", engine, voice, f0 if voice in pitched else 0, 0, rate, engine,
                           _formant(cfg, rng))
         sid = _speaker_id(speaker)
         if sid not in taken:
