@@ -208,6 +208,7 @@ class SynthConfig:
         if not 0 <= self.festival_speakers <= 1 - self.flite_speakers:
             raise ConfigError(f"synth.festival_speakers must be in [0, 1 - synth.flite_speakers], got "
                               f"{self.festival_speakers} (flite_speakers {self.flite_speakers})")
+        # 1e-9: the shares are decimal fractions, so e.g. 1 - 0.435 - 0.13 may round below a piper share of 0.435.
         if not 0 <= self.piper_speakers <= 1 - self.flite_speakers - self.festival_speakers + 1e-9:
             raise ConfigError(f"synth.piper_speakers must be in [0, 1 - synth.flite_speakers - "
                               f"synth.festival_speakers], got {self.piper_speakers} (flite_speakers "
