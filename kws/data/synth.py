@@ -48,7 +48,7 @@ from kws.data.flite import find_flite, flite_version
 from kws.data.piper import piper_version, voice_files
 from kws.data.split import SPLITS
 from kws.data.synth_files import tool_versions, write_background, write_file, write_metadata
-from kws.data.synth_plan import available_voices, plan_babble, plan_clips, plan_speakers
+from kws.data.synth_plan import RECORDED_ENGINES, available_voices, plan_babble, plan_clips, plan_speakers
 from kws.data.synth_render import RenderJob, run_tasks
 from kws.data.vocabulary import extra_unknown_words
 from kws.errors import KwsError
@@ -103,8 +103,10 @@ class SynthReport:
             if ":" in v:  # engine:voice; espeak-ng voices are accent+variant
                 engine, name = v.split(":", 1)
                 by_engine.setdefault(engine, []).append(name)
-        labels = {"flite": "flite's", "festival": "festival's", "piper": "Piper's"}
-        recorded = "".join(f", {labels[e]} voices {', '.join(sorted(by_engine[e]))}" for e in labels if e in by_engine)
+        # Every recorded-voice engine is listed (in the pool's order); Piper's name is a proper noun.
+        labels = {e: "Piper's" if e == "piper" else f"{e}'s" for e in RECORDED_ENGINES}
+        recorded = "".join(f", {labels[e]} voices {', '.join(sorted(by_engine[e]))}"
+                           for e in RECORDED_ENGINES if e in by_engine)
         rate = self.total_clips / self.seconds if self.seconds > 0 else float("inf")
         lines = [
             f"Synthesised {self.total_clips:,} clips into {self.out_dir} in {self.seconds:.1f} s "
