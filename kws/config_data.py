@@ -166,6 +166,10 @@ class SynthConfig:
     flite_speakers: float = 0.0
     """Share of the speaker pool voiced by CMU Flite's recorded-voice models (awb, rms, slt, kal16, kal;
     kws.data.flite) instead of espeak-ng; > 0 needs the flite command (Debian: apt-get install flite)."""
+    flite_voice_pitch: bool = False
+    """Also give each speaker of Flite's clustergen voices awb and slt its own mean pitch (within
+    kws.data.flite.CLUSTERGEN_F0_HZ, independent of its vocal-tract factor); off, they keep the recorded
+    speaker's pitch. kal16 and kal always get one; rms does not follow it."""
     festival_speakers: float = 0.0
     """Share of the speaker pool voiced by Festival's English voices (kal and ked diphones, slt HTS;
     kws.data.festival) instead of espeak-ng; > 0 needs festival and its voices (kws.data.festival.APT_PACKAGES).

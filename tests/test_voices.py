@@ -8,6 +8,7 @@ elsewhere, saying what to install.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -107,6 +108,39 @@ def _f0(x: np.ndarray) -> float:
     ac = np.correlate(x, x, "full")[len(x) - 1:]
     lo, hi = 16000 // 300, 16000 // 60
     return 16000 / (lo + int(np.argmax(ac[lo:hi])))
+
+
+def test_flite_voice_pitch_gives_awb_and_slt_speakers_a_pitch_and_leaves_the_rest():
+    from kws.data.flite import CLUSTERGEN_F0_HZ
+
+    base = SynthConfig(clips_per_keyword=200, seed=3, flite_speakers=0.5, min_formant_factor=0.9,
+                       max_formant_factor=1.1)
+    before = synth_plan.plan_speakers(base, ACCENTS, VARIANTS)
+    after = synth_plan.plan_speakers(dataclasses.replace(base, flite_voice_pitch=True), ACCENTS, VARIANTS)
+    assert len(before) == len(after) == 100
+    assert all(s.pitch == 0 for s in before if s.variant in CLUSTERGEN_F0_HZ)
+    moved = [(b, a) for b, a in zip(before, after) if b != a]
+    # Only awb and slt speakers change: their pitch (within the voice's range) and so their id.
+    assert moved and all(a.variant in CLUSTERGEN_F0_HZ and a.variant == b.variant and a.rate == b.rate
+                         and a.formant == b.formant for b, a in moved)
+    assert {a.variant for _, a in moved} == set(CLUSTERGEN_F0_HZ)
+    for _, a in moved:
+        low, high = CLUSTERGEN_F0_HZ[a.variant]
+        assert low <= a.pitch <= high
+    assert len({a.pitch for _, a in moved}) > len(moved) // 2
+
+
+@pytest.mark.parametrize("voice", ["awb", "slt"])
+def test_the_clustergen_voices_awb_and_slt_follow_a_mean_pitch(voice):
+    needs_flite()
+    from kws.data.flite import CLUSTERGEN_F0_HZ, find_flite, flite_speak
+
+    binary, (lowest, highest) = find_flite(), CLUSTERGEN_F0_HZ[voice]
+    low, _ = flite_speak(binary, "ah", voice, duration_stretch=2.0, f0_mean=lowest)
+    high, _ = flite_speak(binary, "ah", voice, duration_stretch=2.0, f0_mean=highest)
+    # The ends of the voice's range, about highest/lowest apart (+-15 %: the voice's own intonation contour
+    # moves around the mean).
+    assert abs(_f0(high) / _f0(low) / (highest / lowest) - 1) < 0.15
 
 
 def test_flite_speaks_reproducibly_and_kal16_takes_a_pitch():

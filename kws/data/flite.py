@@ -26,7 +26,11 @@ from kws.errors import KwsError
 VOICES: tuple[str, ...] = ("awb", "rms", "slt", "kal16", "kal")
 """The English voices used (awb_time, a talking clock, is left out)."""
 PITCHED_VOICES: tuple[str, ...] = ("kal16", "kal")
-"""Voices whose mean pitch follows int_f0_target_mean (the clustergen voices ignore it)."""
+"""Diphone voices: every speaker of theirs gets a mean pitch (int_f0_target_mean)."""
+CLUSTERGEN_F0_HZ: dict[str, tuple[int, int]] = {"awb": (85, 170), "slt": (150, 250)}
+"""Clustergen voices that follow int_f0_target_mean too (rms does not), with the mean-pitch range of their
+speakers under synth.flite_voice_pitch: around the recorded speaker's own (awb about 130 Hz, slt about 180 Hz),
+within an adult man's and an adult woman's range."""
 INSTALL_HINT = "install it with `apt-get install flite` (Debian/Ubuntu), or set synth.flite_speakers = 0"
 
 
@@ -56,14 +60,15 @@ def flite_version(binary: str) -> str:
 
 def flite_speak(binary: str, text: str, voice: str, *, duration_stretch: float, f0_mean: int) -> tuple[np.ndarray, int]:
     """Samples of `text` (float64 in [-1, 1]) and their rate. duration_stretch > 1 speaks slower; f0_mean
-    (Hz, 0 = the voice's own) sets the mean pitch of the voices in PITCHED_VOICES."""
+    (Hz, 0 = the voice's own) sets the mean pitch of the voices in PITCHED_VOICES and CLUSTERGEN_F0_HZ."""
     if voice not in VOICES:
         raise KwsError(f"flite voice {voice!r} is not one of {', '.join(VOICES)}")
     command = [binary, "-voice", voice, "--setf", f"duration_stretch={duration_stretch:.4f}"]
-    if f0_mean > 0 and voice in PITCHED_VOICES:
+    if f0_mean > 0 and (voice in PITCHED_VOICES or voice in CLUSTERGEN_F0_HZ):
         command += ["--setf", f"int_f0_target_mean={int(f0_mean)}"]
     return speak_with_command("flite", command, text, voice, lambda text_file, out: ["-f", str(text_file), "-o",
                                                                                       str(out)])
 
 
-__all__ = ["INSTALL_HINT", "PITCHED_VOICES", "VOICES", "find_flite", "flite_speak", "flite_version", "flite_voices"]
+__all__ = ["CLUSTERGEN_F0_HZ", "INSTALL_HINT", "PITCHED_VOICES", "VOICES", "find_flite", "flite_speak", "flite_version",
+           "flite_voices"]

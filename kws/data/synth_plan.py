@@ -207,8 +207,15 @@ def _recorded_speakers(cfg: SynthConfig, engine: str, count: int, taken: set[str
         voice = voices[int(rng.integers(len(voices)))]
         f0 = int(rng.integers(FLITE_F0_HZ[0], FLITE_F0_HZ[1] + 1))
         rate = int(rng.integers(cfg.min_speed_wpm, cfg.max_speed_wpm + 1))
-        speaker = Speaker("", engine, voice, f0 if voice in pitched else 0, 0, rate, engine,
-                          _formant(cfg, rng))
+        if voice in pitched:
+            pitch = f0
+        elif engine == "flite" and cfg.flite_voice_pitch and voice in flite.CLUSTERGEN_F0_HZ:
+            # The same draw, moved into the voice's own range, so every other speaker stays as it was.
+            low, high = flite.CLUSTERGEN_F0_HZ[voice]
+            pitch = low + round((f0 - FLITE_F0_HZ[0]) * (high - low) / (FLITE_F0_HZ[1] - FLITE_F0_HZ[0]))
+        else:
+            pitch = 0
+        speaker = Speaker("", engine, voice, pitch, 0, rate, engine, _formant(cfg, rng))
         sid = _speaker_id(speaker)
         if sid not in taken:
             speakers.setdefault(sid, dataclasses.replace(speaker, speaker_id=sid))
