@@ -6,8 +6,11 @@ missing folder fails the test; on a developer machine without it, the test is sk
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from pathlib import Path
+from typing import Iterator
 
 # Before torch is imported anywhere: passive OpenMP waiting (see kws.cli.main for the measurement).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -15,6 +18,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def sigint_ignored(ignored: bool = True) -> Iterator[None]:
+    """Children started inside inherit an ignored SIGINT, as a shell script's background jobs do (bash
+    ignores SIGINT there); the test process's own handler comes back afterwards."""
+    previous = signal.getsignal(signal.SIGINT)
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def shared_data_root() -> Path:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import sigint_ignored
 
 from kws.config import load_config
 from kws.device import protocol as P
@@ -251,11 +252,18 @@ def test_binary_monitor_listens_to_the_microphone_and_restores_the_parameters(ti
     assert len(detections) == 1 and "inference=" in detections[0]
 
 
-def test_kws_emulate_prints_the_port_and_stops_on_ctrl_c(tiny_export):
-    with EmulatorProcess("tiny", cwd=tiny_export.parent.parent) as process:
+@pytest.mark.parametrize("ignore_sigint", [False, True], ids=["plain", "started-with-sigint-ignored"])
+def test_kws_emulate_prints_the_port_and_stops_on_ctrl_c(tiny_export, ignore_sigint):
+    # Started with SIGINT ignored, as a script's background job is: `kws emulate` still hears Ctrl-C.
+    process = EmulatorProcess("tiny", cwd=tiny_export.parent.parent)
+    with sigint_ignored(ignore_sigint):
+        process.start()
+    try:
         assert process.port.startswith("/dev/")
         with BoardLink.open(process.port) as link:
             info = link.hello()
+    finally:
+        process.stop()  # Ctrl-C; SIGKILL only after 15 s
     assert info.labels == ("_silence_", "_unknown_", "yes", "no")
     assert process.process.returncode == 0, process.stderr
     assert "emulated board on" in process.stderr and "emulated board stopped" in process.stderr

@@ -12,11 +12,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, sigint_ignored
 from m4_support import require_m4
 
 from kws.config import FrontendConfig
@@ -109,14 +110,31 @@ def test_detection_from_a_steered_input(link):
     assert result.detections and result.detections[0].name == "yes" and result.detections[0].score == 255
 
 
-def test_board_command_serves_until_interrupted(tmp_path):
-    """`python -m kws.device.m4 board` (what `kws emulate --board m4` will run): prints the port, stops on
-    Ctrl-C with status 0, and takes QEMU with it."""
-    require_m4()
+def dead(pid: int) -> bool:
+    """True when the process has ended: gone, or a zombie its new parent has not reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def start_board_command(tmp_path: Path, *, ignore_sigint: bool = False) -> tuple[subprocess.Popen, Path]:
+    """`python -m kws.device.m4 board` in tmp_path, optionally started with SIGINT ignored; (process, port file)."""
     port_file = tmp_path / "port"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "kws.device.m4", "board", "--port-file", str(port_file)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    with sigint_ignored(ignore_sigint):
+        process = subprocess.Popen([sys.executable, "-m", "kws.device.m4", "board", "--port-file", str(port_file)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    return process, port_file
+
+
+@pytest.mark.parametrize("ignore_sigint", [False, True], ids=["plain", "started-with-sigint-ignored"])
+def test_board_command_serves_until_interrupted(tmp_path, ignore_sigint):
+    """`python -m kws.device.m4 board` (what `kws emulate --board m4` will run): prints the port, stops on
+    Ctrl-C with status 0, and takes QEMU with it; also when started as a script's background job, which
+    inherits an ignored SIGINT."""
+    require_m4()
+    process, port_file = start_board_command(tmp_path, ignore_sigint=ignore_sigint)
     try:
         port = process.stdout.readline().strip()
         assert port.startswith("/dev/pts/") and port_file.read_text().strip() == port
@@ -131,3 +149,28 @@ def test_board_command_serves_until_interrupted(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_qemu_dies_with_a_board_process_killed_by_sigkill(tmp_path):
+    """SIGKILL leaves no finalizer to run: the kernel ends QEMU (prctl PDEATHSIG) instead of leaving it to spin
+    on a core in its own session."""
+    require_m4()
+    process, _ = start_board_command(tmp_path)
+    qemu = None
+    try:
+        assert process.stdout.readline().strip().startswith("/dev/pts/")
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(children) == 1
+        qemu = int(children[0])
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 10
+        while not dead(qemu) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert dead(qemu), "QEMU outlived the board process that started it"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if qemu is not None and not dead(qemu):
+            os.killpg(qemu, signal.SIGKILL)

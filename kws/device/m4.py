@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import numpy as np
 
 from kws.config import FrontendConfig, RecognizerSettings
+from kws.device.interrupt import hear_ctrl_c
 from kws.device.m4_build import (
     APT_PACKAGES,
     BOARD_DIR,
@@ -359,6 +360,7 @@ def run_board(frontend: FrontendConfig = FrontendConfig(), *, backend: str = "fa
               say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)) -> int:
     """`kws emulate --board m4`: build, start, print the port on stdout (alone on its line), serve until Ctrl-C.
     The build arguments are build_board_elf's (fake model by default; backend="aot" for a compiled run)."""
+    hear_ctrl_c()
     board = M4Board(frontend, backend=backend, settings_dir=settings_dir, aot_dir=aot_dir, defines=defines,
                     icount_shift=icount_shift, serial_log=serial_log)
     port = board.start()

@@ -12,6 +12,7 @@ a real M4's cycles. kws.device.m4 re-exports all of this.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -23,7 +24,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from kws.device.m4_build import M4Error, qemu
 
@@ -75,6 +76,28 @@ def qemu_command(elf: str | Path, *, serial: str, icount_shift: int | None = 0,
     return [*command, *extra_args, "-kernel", str(elf)]
 
 
+_PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal the kernel sends a process when the thread that started it ends."""
+
+
+def _dies_with_its_starter() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGKILL QEMU when the thread that starts it ends, even when its process is
+    SIGKILLed (no finalizer of ours runs then, and QEMU, in its own session, would run on at 100 % of a core).
+    QEMU is always started, and stopped, from the thread that runs the board. None without prctl (not Linux)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    starter = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        if os.getppid() != starter:  # the starter died before prctl took effect
+            os._exit(1)
+
+    return arm
+
+
 def _kill_group(process: subprocess.Popen) -> None:
     """SIGKILL QEMU's process group (it was started in its own session), then reap it."""
     if process.poll() is None:
@@ -102,7 +125,8 @@ def run_elf(elf: str | Path, *, timeout: float, stdin_bytes: bytes | None = None
     command = qemu_command(elf, serial="stdio", icount_shift=icount_shift, extra_args=extra_args)
     t0 = time.monotonic()
     process = subprocess.Popen(command, stdin=subprocess.PIPE if stdin_bytes is not None else subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                               preexec_fn=_dies_with_its_starter())
     try:
         out, err = process.communicate(stdin_bytes, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -170,7 +194,7 @@ class QemuPty:
         self.command = command
         with open(self.log_path, "wb") as log:
             self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                             start_new_session=True)
+                                             start_new_session=True, preexec_fn=_dies_with_its_starter())
         self._finalizer = weakref.finalize(self, _kill_group, self._process)
         try:
             self.port = self._wait_for_port(start_timeout)

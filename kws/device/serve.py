@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 from kws.device.artifacts import ExportedModel
 from kws.device.boards import EmulatedBoard, emulated_board
 from kws.device.emulator import SAMPLE_RATE, Emulator, EmulatorError, load_mic
+from kws.device.interrupt import hear_ctrl_c
 from kws.run import Run
 
 
@@ -40,6 +41,7 @@ def run_emulator(run: "Run | str | Path", *, model_path: Path | None = None, mic
                  say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)) -> int:
     """`kws emulate`: start, print the port on stdout (alone on its line), serve until Ctrl-C (or SIGTERM,
     which kws handles as Ctrl-C): the port file goes with the board."""
+    hear_ctrl_c()
     exported = served_model(run, model_path, labels)
     mic = load_mic(mic_paths) if mic_paths else None
     if port_file is not None:
