@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO_ROOT, sigint_ignored
-from m4_support import require_m4
+from m4_support import ended, gone, require_m4
 
 from kws.config import FrontendConfig
 from kws.device import m4
@@ -40,15 +40,6 @@ def link(board):
         session.hello()
         yield session
     board.check()  # still running: no HardFault, no exit
-
-
-def gone(pid: int) -> bool:
-    """True when the process no longer exists (ended and reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def host_features(c_build, audio: np.ndarray, tmp_path: Path) -> np.ndarray:
@@ -110,14 +101,6 @@ def test_detection_from_a_steered_input(link):
     assert result.detections and result.detections[0].name == "yes" and result.detections[0].score == 255
 
 
-def dead(pid: int) -> bool:
-    """True when the process has ended: gone, or a zombie its new parent has not reaped yet."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
 def start_board_command(tmp_path: Path, *, ignore_sigint: bool = False) -> tuple[subprocess.Popen, Path]:
     """`python -m kws.device.m4 board` in tmp_path, optionally started with SIGINT ignored; (process, port file)."""
     port_file = tmp_path / "port"
@@ -165,12 +148,12 @@ def test_qemu_dies_with_a_board_process_killed_by_sigkill(tmp_path):
         process.kill()
         process.wait()
         deadline = time.monotonic() + 10
-        while not dead(qemu) and time.monotonic() < deadline:
+        while not ended(qemu) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert dead(qemu), "QEMU outlived the board process that started it"
+        assert ended(qemu), "QEMU outlived the board process that started it"
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        if qemu is not None and not dead(qemu):
+        if qemu is not None and not ended(qemu):
             os.killpg(qemu, signal.SIGKILL)

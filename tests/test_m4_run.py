@@ -10,7 +10,7 @@ import os
 import struct
 
 import pytest
-from m4_support import key_values, require_m4
+from m4_support import gone, key_values, require_m4
 
 from kws.device import m4
 
@@ -21,15 +21,6 @@ TESTS = m4.BOARD_DIR / "tests"
 def out(tmp_path_factory):
     require_m4()
     return tmp_path_factory.mktemp("m4_run")
-
-
-def gone(pid: int) -> bool:
-    """True when the process no longer exists (killed and reaped: not even a zombie)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_uart_round_trip_is_binary_safe(out):
