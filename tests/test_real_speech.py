@@ -50,7 +50,11 @@ def test_the_whole_real_folder_under_both_mappings(tiny_export, sc_real_dev, tmp
             fired = sum(m["per_keyword"][word]["fired_by"].values())
             assert fired == cm[:, k].sum() - cm[k, k]
     assert json.loads(run.real_speech.read_text())["mappings"]["b"]["clips"] == 2748
-    assert "(a) labelled: accuracy" in "\n".join(describe_folder(result))
+    text = "\n".join(describe_folder(result))
+    assert "(a) labelled: accuracy" in text
+    assert text.count("bias headroom (biases chosen on these clips") == 2  # one per mapping
+    assert a["bias_headroom"]["accuracy"] == pytest.approx(a["accuracy"])  # the same argmax, before any bias
+    assert a["bias_headroom"]["best"]["accuracy"] >= a["accuracy"]
 
 
 @pytest.mark.shared_data
@@ -70,3 +74,4 @@ def test_the_report_names_the_data_behind_every_accuracy(tiny_export, sc_real_de
     assert "| TFLite Micro int8 on real speech, mapping (a) labelled |" in md
     assert f"{sc_real_dev.resolve()}, all 890 clips (real recorded speech)" in md
     assert "| (b) all | 2,748 |" in md
+    assert "(a) bias headroom (biases chosen on these clips: a diagnostic, not a setting)" in md

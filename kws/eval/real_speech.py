@@ -22,6 +22,7 @@ import numpy as np
 
 from kws.config import replace
 from kws.eval.analysis import analyze_clips, keyword_indices
+from kws.eval.headroom import bias_headroom, describe_headroom
 from kws.fsutil import write_json
 from kws.run import Run, as_run
 
@@ -54,7 +55,8 @@ def folder_scores(run: Run, data_dir: Path, selection: str, *, progress: bool = 
 def summarize(labels: Sequence[str], truth: np.ndarray, scores: np.ndarray, words: Sequence[str],
               deploy_threshold: int = 200) -> dict[str, Any]:
     """Accuracy; per keyword FRR / FAR (top-1 decisions) and ROC AUC; which words outside the keywords fire
-    each keyword (top-1), most first."""
+    each keyword (top-1), most first; how far per-keyword biases chosen on these clips could go
+    (kws.eval.headroom)."""
     truth = np.asarray(truth, dtype=np.int64)
     predicted = np.asarray(scores).argmax(axis=1)
     analysis = analyze_clips(labels, truth, scores, target_far=0.01, deploy_threshold=deploy_threshold)
@@ -70,7 +72,7 @@ def summarize(labels: Sequence[str], truth: np.ndarray, scores: np.ndarray, word
             "fired_by": dict(fired.most_common()),
         }
     return {"clips": int(truth.size), "accuracy": analysis["accuracy"], "per_keyword": per_keyword,
-            "confusion_matrix": analysis["confusion_matrix"]}
+            "confusion_matrix": analysis["confusion_matrix"], "bias_headroom": bias_headroom(labels, truth, scores)}
 
 
 def evaluate_folder(run: "Run | str | Path", data_dir: Path, *, progress: bool = False,
@@ -102,6 +104,8 @@ def describe_folder(result: dict[str, Any]) -> Iterator[str]:
             fired = ", ".join(f"{w} {n}" for w, n in list(k["fired_by"].items())[:6]) or "none"
             yield (f"    {word:>8}: false rejects {k['false_reject_rate']:6.1%}  false accepts "
                    f"{k['false_accept_rate']:6.1%}  AUC {k['auc']:.3f}   fired by: {fired}")
+        if "bias_headroom" in m:  # real.json files written before it existed have none
+            yield "    " + describe_headroom(m["bias_headroom"])
 
 
 __all__ = ["MAPPINGS", "describe_folder", "evaluate_folder", "folder_scores", "summarize"]

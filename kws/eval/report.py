@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from kws.config import KwsConfig
+from kws.eval.headroom import describe_headroom
 from kws.fsutil import write_json
 from kws.run import Run, as_run
 
@@ -173,6 +174,9 @@ def _real_section(run: Run) -> Section:
             rows.append([f"({key}) {word}", _pct(k["false_reject_rate"]), _pct(k["false_accept_rate"]),
                          f"{k['auc']:.3f}", fired])
     section.tables.append((["keyword", "false rejects", "false accepts", "ROC AUC", "fired by (top 5)"], rows))
+    for key, m in real["mappings"].items():
+        if "bias_headroom" in m:  # real.json files written before it existed have none
+            section.text.append(f"({key}) {describe_headroom(m['bias_headroom'])}.")
     return section
 
 
