@@ -46,12 +46,16 @@ def _decisions(logs: np.ndarray, keywords: list[int], biases: Sequence[float]) -
     return shifted.argmax(axis=1)
 
 
+def _false_reject_rates(truth: np.ndarray, predicted: np.ndarray, keywords: list[int]) -> dict[int, float]:
+    """Per keyword index with clips: the share of its clips decided as something else."""
+    return {k: float((predicted[truth == k] != k).mean()) for k in keywords if (truth == k).any()}
+
+
 def _point(labels: Sequence[str], truth: np.ndarray, predicted: np.ndarray, keywords: list[int],
            biases: Sequence[float]) -> dict[str, Any]:
-    frr = {labels[k]: float((predicted[truth == k] != k).mean()) for k in keywords if (truth == k).any()}
     return {"accuracy": float((predicted == truth).mean()),
             "biases": {labels[k]: float(b) for k, b in zip(keywords, biases)},
-            "false_reject_rates": frr}
+            "false_reject_rates": {labels[k]: r for k, r in _false_reject_rates(truth, predicted, keywords).items()}}
 
 
 def bias_headroom(labels: Sequence[str], truth: np.ndarray, scores_int8: np.ndarray, *,
@@ -75,8 +79,7 @@ def bias_headroom(labels: Sequence[str], truth: np.ndarray, scores_int8: np.ndar
     for biases in combos:
         predicted = _decisions(logs, keywords, biases)
         accuracy = float((predicted == truth).mean())
-        worst = max((float((predicted[truth == k] != k).mean()) for k in keywords if (truth == k).any()),
-                    default=0.0)
+        worst = max(_false_reject_rates(truth, predicted, keywords).values(), default=0.0)
         if best is None or accuracy > best[0]:
             best = (accuracy, biases, predicted)
         if worst <= max_frr and (within is None or accuracy > within[0]):
